@@ -1,0 +1,179 @@
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { MLPLAT_PREFIX } from '../../lib/naming';
+import { findGpuModel, GpuModelInfo } from './models';
+import { resolveMigLayout } from './mig';
+
+/** Node label and taint key that identify a pool's nodes. */
+export const POOL_LABEL = `${MLPLAT_PREFIX}/gpu-pool`;
+/** Priority classes named `<prefix><pool>` mark a pod as using that pool (and scope its quota). */
+export const POOL_PRIORITY_CLASS_PREFIX = 'mlplat-gpu-';
+/** Node label the NVIDIA device plugin reads to pick its config. */
+export const DEVICE_PLUGIN_CONFIG_LABEL = 'nvidia.com/device-plugin.config';
+/** Node label the MIG manager reads to pick a MIG layout. */
+export const MIG_CONFIG_LABEL = 'nvidia.com/mig.config';
+
+export type GpuSharing =
+  | { readonly mode: 'timeSlicing'; readonly replicas: number }
+  | { readonly mode: 'mig'; readonly profile: string };
+
+export interface GpuPoolOptions {
+  /** NVIDIA GPU model, e.g. `A100-80GB`, `L4`. Unknown models work for whole GPUs and time-slicing. */
+  readonly gpuModel: string;
+  /** Physical GPUs per node. */
+  readonly gpusPerNode: number;
+  /**
+   * Labels the provider already puts on the pool's nodes (e.g. the instance type).
+   * @default {}
+   */
+  readonly nodeSelector?: Record<string, string>;
+  /**
+   * How GPUs are shared.
+   * @default - whole GPUs
+   */
+  readonly sharing?: GpuSharing;
+}
+
+export interface GpuPoolProps extends GpuPoolOptions {
+  /** Pool id (DNS-1123 label). */
+  readonly name: string;
+}
+
+export interface NodeTaint {
+  readonly key: string;
+  readonly value: string;
+  readonly effect: 'NoSchedule';
+}
+
+/** What a pod spec needs to run on a pool (merge into the pod spec). */
+export interface PoolPlacement {
+  readonly priorityClassName: string;
+  readonly nodeSelector: Record<string, string>;
+  readonly tolerations: k8s.Toleration[];
+}
+
+/** A GPU node pool as other components see it. */
+export interface IGpuPool {
+  readonly name: string;
+  readonly model: GpuModelInfo | undefined;
+  readonly gpuModel: string;
+  readonly gpusPerNode: number;
+  /** Extended resource pods request on this pool, e.g. `nvidia.com/gpu`, `nvidia.com/mig-1g.10gb`. */
+  readonly resourceName: string;
+  /** Schedulable units per physical GPU: 1, the time-slicing replicas, or MIG instances. */
+  readonly unitsPerGpu: number;
+  readonly priorityClassName: string;
+  /** Labels every node of the pool must carry (the provider's selector plus mlplat's). */
+  readonly nodeLabels: Record<string, string>;
+  /** Taints every node of the pool must carry, keeping other pods off. */
+  readonly nodeTaints: readonly NodeTaint[];
+  /** Device-plugin config for the pool's nodes (NVIDIA k8s-device-plugin config v1). */
+  readonly devicePluginConfig: Record<string, unknown>;
+  /** MIG layout name (`all-<profile>`) and its mig-parted entry, for MIG pools. */
+  readonly migConfig: { readonly name: string; readonly devices: Record<string, number> } | undefined;
+  /** Scheduling settings for a pod that runs on this pool. */
+  placement(): PoolPlacement;
+  /** A container `resources.limits` entry for `units` of this pool. */
+  gpuLimits(units: number): Record<string, k8s.Quantity>;
+}
+
+/**
+ * A GPU node pool: its node contract (labels, taint), how its GPUs are exposed to pods
+ * (resource name and units), and its priority class, which tenant quotas and the admission
+ * policy use to tell pools apart.
+ */
+export class GpuPool extends Construct implements IGpuPool {
+  readonly name: string;
+  readonly model: GpuModelInfo | undefined;
+  readonly gpuModel: string;
+  readonly gpusPerNode: number;
+  readonly sharing: GpuSharing | undefined;
+  readonly resourceName: string;
+  readonly unitsPerGpu: number;
+  readonly priorityClassName: string;
+  readonly nodeLabels: Record<string, string>;
+  readonly nodeTaints: readonly NodeTaint[];
+  readonly devicePluginConfig: Record<string, unknown>;
+  readonly migConfig: { readonly name: string; readonly devices: Record<string, number> } | undefined;
+
+  constructor(scope: Construct, id: string, props: GpuPoolProps) {
+    super(scope, id);
+    if (!Number.isInteger(props.gpusPerNode) || props.gpusPerNode < 1) {
+      throw new Error(`GPU pool "${props.name}": gpusPerNode must be a whole number ≥ 1 (got ${props.gpusPerNode})`);
+    }
+    this.name = props.name;
+    this.gpuModel = props.gpuModel;
+    this.model = findGpuModel(props.gpuModel);
+    this.gpusPerNode = props.gpusPerNode;
+    this.sharing = props.sharing;
+    this.priorityClassName = `${POOL_PRIORITY_CLASS_PREFIX}${props.name}`;
+
+    const sharing = props.sharing;
+    let migStrategy: 'none' | 'mixed' = 'none';
+    if (sharing?.mode === 'mig') {
+      const mig = resolveMigLayout(props.gpuModel, sharing.profile);
+      if (!mig.ok) throw new Error(`GPU pool "${props.name}": ${mig.message}`);
+      this.resourceName = mig.layout.resourceName;
+      this.unitsPerGpu = mig.layout.perGpu;
+      this.migConfig = { name: `all-${mig.layout.profile}`, devices: { [mig.layout.profile]: mig.layout.perGpu } };
+      migStrategy = 'mixed';
+    } else if (sharing?.mode === 'timeSlicing') {
+      if (!Number.isInteger(sharing.replicas) || sharing.replicas < 2) {
+        throw new Error(`GPU pool "${props.name}": time-slicing replicas must be a whole number ≥ 2 (got ${sharing.replicas})`);
+      }
+      this.resourceName = 'nvidia.com/gpu';
+      this.unitsPerGpu = sharing.replicas;
+      this.migConfig = undefined;
+    } else {
+      this.resourceName = 'nvidia.com/gpu';
+      this.unitsPerGpu = 1;
+      this.migConfig = undefined;
+    }
+
+    this.nodeLabels = {
+      ...(props.nodeSelector ?? {}),
+      [POOL_LABEL]: props.name,
+      [DEVICE_PLUGIN_CONFIG_LABEL]: props.name,
+      ...(this.migConfig ? { [MIG_CONFIG_LABEL]: this.migConfig.name } : {}),
+    };
+    this.nodeTaints = [{ key: POOL_LABEL, value: props.name, effect: 'NoSchedule' }];
+
+    this.devicePluginConfig = {
+      version: 'v1',
+      flags: { migStrategy },
+      ...(sharing?.mode === 'timeSlicing'
+        ? {
+            sharing: {
+              timeSlicing: {
+                // Keep the standard resource name so ordinary workloads run unchanged; a request
+                // for more than one replica would not buy more GPU, so it fails loudly instead.
+                renameByDefault: false,
+                failRequestsGreaterThanOne: true,
+                resources: [{ name: 'nvidia.com/gpu', replicas: sharing.replicas }],
+              },
+            },
+          }
+        : {}),
+    };
+
+    new k8s.KubePriorityClass(this, 'Resource', {
+      metadata: { name: this.priorityClassName },
+      value: 0,
+      globalDefault: false,
+      preemptionPolicy: 'Never',
+      description: `Marks pods that run on the "${props.name}" GPU pool (${props.gpuModel}); tenant GPU quotas are scoped by it.`,
+    });
+  }
+
+  placement(): PoolPlacement {
+    return {
+      priorityClassName: this.priorityClassName,
+      nodeSelector: { [POOL_LABEL]: this.name },
+      tolerations: this.nodeTaints.map((t) => ({ key: t.key, operator: 'Equal', value: t.value, effect: t.effect })),
+    };
+  }
+
+  gpuLimits(units: number): Record<string, k8s.Quantity> {
+    return { [this.resourceName]: k8s.Quantity.fromNumber(units) };
+  }
+}

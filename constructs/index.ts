@@ -1,0 +1,2 @@
+export * as gpu from './gpu';
+export * as tenancy from './tenancy';

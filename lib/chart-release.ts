@@ -1,0 +1,106 @@
+import { ApiObject } from 'cdk8s';
+import { Construct, IConstruct } from 'constructs';
+import { ChartVersion } from './versions';
+
+/** The Flux API versions mlplat writes (Flux 2.3+). */
+export const FLUX_SOURCE_API = 'source.toolkit.fluxcd.io/v1';
+export const FLUX_HELM_API = 'helm.toolkit.fluxcd.io/v2';
+
+/** What Helm does with the CRDs a chart ships, on install and upgrade. */
+export type CrdPolicy = 'Skip' | 'Create' | 'CreateReplace';
+
+export interface ChartReleaseProps<V extends object> {
+  /** Chart coordinates, from the versions catalog. */
+  readonly chart: ChartVersion;
+  /** Helm release name; stable, human. */
+  readonly releaseName: string;
+  /** Namespace the release installs into (and where its Flux objects live). */
+  readonly namespace: string;
+  /** The typed subset of the chart's values the platform sets. */
+  readonly values: V;
+  /**
+   * Releases that must be ready first.
+   * @default - none
+   */
+  readonly dependsOn?: readonly ChartRelease<object>[];
+  /**
+   * CRD handling on install and upgrade.
+   * @default 'CreateReplace'
+   */
+  readonly crds?: CrdPolicy;
+  /**
+   * How long Helm waits for the release's resources.
+   * @default '10m'
+   */
+  readonly timeout?: string;
+}
+
+/**
+ * A third-party Helm chart at a pinned version with typed values. Synthesized output holds it as
+ * a Flux HelmRepository + HelmRelease (GitOps); the Pulumi program reads the same construct and
+ * installs it as a Helm release from the repository or a local chart, or keeps the Flux objects.
+ */
+export class ChartRelease<V extends object = object> extends Construct {
+  static isChartRelease(x: IConstruct): x is ChartRelease<object> {
+    return x instanceof ChartRelease;
+  }
+
+  readonly chart: ChartVersion;
+  readonly releaseName: string;
+  readonly namespace: string;
+  readonly values: V;
+  readonly dependsOn: readonly ChartRelease<object>[];
+  readonly crds: CrdPolicy;
+  readonly timeout: string;
+  /** The Flux HelmRepository. */
+  readonly repository: ApiObject;
+  /** The Flux HelmRelease. */
+  readonly release: ApiObject;
+
+  constructor(scope: Construct, id: string, props: ChartReleaseProps<V>) {
+    super(scope, id);
+    this.chart = props.chart;
+    this.releaseName = props.releaseName;
+    this.namespace = props.namespace;
+    this.values = props.values;
+    this.dependsOn = props.dependsOn ?? [];
+    this.crds = props.crds ?? 'CreateReplace';
+    this.timeout = props.timeout ?? '10m';
+
+    this.repository = new ApiObject(this, 'Repository', {
+      apiVersion: FLUX_SOURCE_API,
+      kind: 'HelmRepository',
+      metadata: { name: props.chart.repository.name, namespace: this.namespace },
+      spec: {
+        url: props.chart.repository.url,
+        interval: '1h',
+        ...(props.chart.repository.url.startsWith('oci://') ? { type: 'oci' } : {}),
+      },
+    });
+
+    this.release = new ApiObject(this, 'Resource', {
+      apiVersion: FLUX_HELM_API,
+      kind: 'HelmRelease',
+      metadata: { name: this.releaseName, namespace: this.namespace },
+      spec: {
+        releaseName: this.releaseName,
+        interval: '30m',
+        timeout: this.timeout,
+        chart: {
+          spec: {
+            chart: props.chart.chart,
+            version: props.chart.version,
+            sourceRef: { kind: 'HelmRepository', name: props.chart.repository.name, namespace: this.namespace },
+            interval: '1h',
+          },
+        },
+        install: { crds: this.crds, remediation: { retries: 3 } },
+        upgrade: { crds: this.crds, remediation: { retries: 3, remediateLastFailure: true } },
+        ...(this.dependsOn.length
+          ? { dependsOn: this.dependsOn.map((d) => ({ name: d.releaseName, namespace: d.namespace })) }
+          : {}),
+        values: props.values,
+      },
+    });
+  }
+}

@@ -1,0 +1,109 @@
+import { findGpuModel } from '../../constructs/gpu/models';
+import { resolveMigLayout } from '../../constructs/gpu/mig';
+import { reservedNamespaceReason } from '../naming';
+
+/** A path into the config document, e.g. ['spec', 'gpu', 'pools', 1, 'name']. */
+export type ConfigPath = readonly (string | number)[];
+
+export interface ConfigIssue {
+  readonly path: ConfigPath;
+  readonly message: string;
+  readonly severity: 'error' | 'warning';
+  /** Point at the map key rather than its value (e.g. an unknown pool name used as a key). */
+  readonly at?: 'key' | 'value';
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Cross-field rules of a platform config. They read the document defensively so they run
+ * even when the schema found other errors: every error of a file is reported at once.
+ */
+export function semanticIssues(doc: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const error = (path: ConfigPath, message: string, at?: 'key'): void => {
+    issues.push({ path, message, severity: 'error', at });
+  };
+  const spec = isObj(doc) && isObj(doc.spec) ? doc.spec : {};
+  const gpu = isObj(spec.gpu) ? spec.gpu : {};
+  const pools = list(gpu.pools);
+  const tenants = list(spec.tenants);
+
+  const poolNames = uniqueNames(pools, ['spec', 'gpu', 'pools'], 'GPU pool', error);
+  pools.forEach((pool, i) => {
+    if (!isObj(pool)) return;
+    const at = ['spec', 'gpu', 'pools', i];
+    const model = str(pool.gpuModel);
+    if (model === undefined) return;
+    const sharing = isObj(pool.sharing) ? pool.sharing : undefined;
+    if (sharing?.mode === 'mig' && typeof sharing.profile === 'string') {
+      const mig = resolveMigLayout(model, sharing.profile);
+      if (!mig.ok) {
+        const unknownModel = findGpuModel(model) === undefined;
+        error(unknownModel ? [...at, 'gpuModel'] : [...at, 'sharing', 'profile'], mig.message);
+      }
+    } else if (model.length > 0 && findGpuModel(model) === undefined) {
+      issues.push({
+        path: [...at, 'gpuModel'],
+        severity: 'warning',
+        message: `unknown GPU model "${model}": accepted for whole GPUs and time-slicing; check the spelling (see docs/gpu.md for known models)`,
+      });
+    }
+  });
+
+  uniqueNames(tenants, ['spec', 'tenants'], 'tenant', error);
+  tenants.forEach((tenant, i) => {
+    if (!isObj(tenant)) return;
+    const at = ['spec', 'tenants', i];
+    const name = str(tenant.name);
+    const reason = name === undefined ? undefined : reservedNamespaceReason(name);
+    if (reason) error([...at, 'name'], `"${name}" ${reason}; choose another tenant name`);
+    const gpus = isObj(tenant.quota) && isObj(tenant.quota.gpus) ? tenant.quota.gpus : {};
+    for (const pool of Object.keys(gpus)) {
+      if (!poolNames.has(pool)) {
+        const known = [...poolNames];
+        error(
+          [...at, 'quota', 'gpus', pool],
+          `no GPU pool named "${pool}" (${known.length ? `pools: ${known.join(', ')}` : 'no pools are defined in spec.gpu.pools'})`,
+          'key',
+        );
+      }
+    }
+  });
+  return issues;
+}
+
+/** Reports duplicate `name`s in a list (at the later entry) and returns the set of names. */
+function uniqueNames(
+  items: unknown[],
+  path: ConfigPath,
+  what: string,
+  error: (path: ConfigPath, message: string) => void,
+): Set<string> {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const name = isObj(item) ? str(item.name) : undefined;
+    if (name === undefined) return;
+    const first = seen.get(name);
+    if (first !== undefined) {
+      error([...path, i, 'name'], `duplicate ${what} name "${name}" (already used at ${formatPath([...path, first])})`);
+    } else {
+      seen.set(name, i);
+    }
+  });
+  return new Set(seen.keys());
+}
+
+/** `spec.gpu.pools[1].sharing.profile` */
+export function formatPath(path: ConfigPath): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(part)) out += out ? `.${part}` : part;
+    else out += `[${JSON.stringify(part)}]`;
+  }
+  return out;
+}

@@ -1,0 +1,43 @@
+/**
+ * The naming policy, chosen once: Kubernetes object names are stable and human
+ * (`gpu-operator`, `<tenant>`, `mlplat-gpu-<pool>`), never derived from construct paths.
+ * Renaming a construct therefore never renames (and so never replaces) an object.
+ */
+
+/** Label and annotation prefix for everything mlplat owns. */
+export const MLPLAT_PREFIX = 'mlplat.io';
+
+/** Namespaces the platform itself uses; no tenant may take one of these names. */
+export const PLATFORM_NAMESPACES = [
+  'mlplat-system',
+  'gpu-operator',
+  'flux-system',
+  'cert-manager',
+  'traefik',
+  'keycloak',
+  'monitoring',
+  'logging',
+  'storage',
+  'rook-ceph',
+  'minio',
+  'tracking',
+  'mlflow',
+  'clearml',
+  'kserve',
+  'cnpg-system',
+  'databases',
+] as const;
+
+/** Namespaces Kubernetes itself owns. */
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
+
+/** Why a namespace name is reserved, or undefined when a tenant may use it. */
+export function reservedNamespaceReason(name: string): string | undefined {
+  if ((SYSTEM_NAMESPACES as readonly string[]).includes(name) || name.startsWith('kube-')) {
+    return 'is reserved by Kubernetes';
+  }
+  if ((PLATFORM_NAMESPACES as readonly string[]).includes(name)) {
+    return 'is reserved for a platform component';
+  }
+  return undefined;
+}

@@ -1,0 +1,147 @@
+import { ApiObject } from 'cdk8s';
+import { IConstruct } from 'constructs';
+import { ChartRelease } from '../chart-release';
+import { ComponentChart } from '../component';
+import { KubeObject, validateTree } from '../synth';
+
+/**
+ * How the Pulumi program installs third-party charts:
+ * - `flux`: keep the Flux HelmRepository/HelmRelease objects (a Flux controller installs them);
+ * - `repository`: a Helm release pulled from the chart repository;
+ * - `local`: a Helm release from a chart directory under `chartsDir` (air-gapped clusters).
+ */
+export type ChartMode = 'flux' | 'repository' | 'local';
+export const CHART_MODES: readonly ChartMode[] = ['flux', 'repository', 'local'];
+
+/** Deployment stages, applied in this order. */
+export const STAGES = ['crds', 'namespaces', 'config', 'operators', 'instances'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface ManifestStep {
+  readonly kind: 'manifests';
+  /** Stable logical name: `<component>-<stage>`. */
+  readonly name: string;
+  readonly component: string;
+  readonly stage: Stage;
+  readonly objects: readonly KubeObject[];
+  readonly dependsOn: readonly string[];
+}
+
+export interface HelmStep {
+  readonly kind: 'helm';
+  /** Stable logical name: `<component>-release-<releaseName>`. */
+  readonly name: string;
+  readonly component: string;
+  readonly stage: 'operators';
+  readonly release: ChartRelease<object>;
+  /** Where the chart comes from: a repository URL, or a local chart path. */
+  readonly source: { readonly repositoryUrl: string } | { readonly path: string };
+  readonly dependsOn: readonly string[];
+}
+
+export type DeployStep = ManifestStep | HelmStep;
+
+export interface PlanOptions {
+  readonly chartMode: ChartMode;
+  /** Directory holding `<chart>/` (an unpacked chart) for `local` mode. */
+  readonly chartsDir?: string;
+}
+
+const CLUSTER_SCOPED_CONFIG = new Set([
+  'PriorityClass',
+  'StorageClass',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'PersistentVolume',
+]);
+const INSTANCE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod']);
+const BUILTIN_CONFIG = new Set([
+  'ResourceQuota',
+  'LimitRange',
+  'NetworkPolicy',
+  'ServiceAccount',
+  'Secret',
+  'ConfigMap',
+  'PersistentVolumeClaim',
+  'Role',
+  'RoleBinding',
+  'Service',
+]);
+
+/** Stage of one object: definitions, namespaces, configuration, operators, then instances. */
+export function stageOf(o: KubeObject, fromChartRelease: boolean): Stage {
+  if (o.kind === 'CustomResourceDefinition') return 'crds';
+  if (o.kind === 'Namespace') return 'namespaces';
+  if (fromChartRelease) return 'operators';
+  if (CLUSTER_SCOPED_CONFIG.has(o.kind) || BUILTIN_CONFIG.has(o.kind)) return 'config';
+  if (INSTANCE_KINDS.has(o.kind)) return 'instances';
+  return 'instances'; // custom resources: their operators come first
+}
+
+/**
+ * The deployment as an ordered list of steps with explicit dependencies: every step depends on
+ * the steps of the stage before it (CRDs → namespaces → config → operators → instances),
+ * and a Helm release also on the releases it names in `dependsOn`. Pure: no Pulumi import.
+ */
+export function planDeployment(root: IConstruct, options: PlanOptions): DeployStep[] {
+  validateTree(root);
+  if (options.chartMode === 'local' && !options.chartsDir) {
+    throw new Error('chart mode "local" needs a charts directory (Pulumi config mlplat:chartsDir)');
+  }
+  const charts = root.node
+    .findAll()
+    .filter(ComponentChart.isComponentChart)
+    .map((chart, index) => ({ chart, index }))
+    .sort((a, b) => a.chart.order - b.chart.order || a.index - b.index)
+    .map(({ chart }) => chart);
+
+  const byStage = new Map<Stage, DeployStep[]>(STAGES.map((s) => [s, []]));
+  for (const chart of charts) {
+    const grouped = new Map<Stage, KubeObject[]>();
+    const releases: ChartRelease<object>[] = [];
+    for (const c of chart.node.findAll()) {
+      if (ChartRelease.isChartRelease(c) && options.chartMode !== 'flux') releases.push(c);
+      if (!ApiObject.isApiObject(c)) continue;
+      const release = c.node.scopes.find(ChartRelease.isChartRelease);
+      if (release && options.chartMode !== 'flux') continue; // replaced by a Helm release
+      const obj = c.toJson() as KubeObject;
+      const stage = stageOf(obj, release !== undefined);
+      grouped.set(stage, [...(grouped.get(stage) ?? []), obj]);
+    }
+    for (const stage of STAGES) {
+      const objects = grouped.get(stage);
+      if (!objects?.length) continue;
+      byStage.get(stage)!.push({ kind: 'manifests', name: `${chart.componentName}-${stage}`, component: chart.componentName, stage, objects, dependsOn: [] });
+    }
+    for (const release of releases) {
+      byStage.get('operators')!.push({
+        kind: 'helm',
+        name: `${chart.componentName}-release-${release.releaseName}`,
+        component: chart.componentName,
+        stage: 'operators',
+        release,
+        source:
+          options.chartMode === 'local'
+            ? { path: `${options.chartsDir!.replace(/\/+$/, '')}/${release.chart.chart}` }
+            : { repositoryUrl: release.chart.repository.url },
+        dependsOn: [],
+      });
+    }
+  }
+
+  const steps: DeployStep[] = [];
+  let previous: string[] = [];
+  const helmNames = new Map<ChartRelease<object>, string>();
+  for (const s of byStage.get('operators')!) if (s.kind === 'helm') helmNames.set(s.release, s.name);
+  for (const stage of STAGES) {
+    const current = byStage.get(stage)!;
+    for (const step of current) {
+      const extra = step.kind === 'helm' ? step.release.dependsOn.map((d) => helmNames.get(d)).filter((n): n is string => !!n) : [];
+      steps.push({ ...step, dependsOn: [...previous, ...extra] } as DeployStep);
+    }
+    if (current.length > 0) previous = current.map((s) => s.name);
+  }
+  return steps;
+}

@@ -1,0 +1,125 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { IConstruct } from 'constructs';
+import { stringify } from 'yaml';
+import { ComponentChart } from './component';
+
+/** A Kubernetes object as plain JSON. */
+export interface KubeObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly [k: string]: unknown };
+  readonly [k: string]: unknown;
+}
+
+export interface SynthFile {
+  /** `NN-<component>.yaml` */
+  readonly name: string;
+  readonly chart: ComponentChart;
+  readonly objects: readonly KubeObject[];
+}
+
+/** Whole-tree validation failures, reported together. */
+export class ValidationError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`the platform is not consistent (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ValidationError';
+  }
+}
+
+/** Kinds in the order they can be applied: definitions and namespaces first, instances last. */
+const KIND_ORDER = [
+  'CustomResourceDefinition',
+  'Namespace',
+  'PriorityClass',
+  'StorageClass',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'ResourceQuota',
+  'LimitRange',
+  'NetworkPolicy',
+  'ServiceAccount',
+  'Secret',
+  'ConfigMap',
+  'PersistentVolume',
+  'PersistentVolumeClaim',
+  'Role',
+  'RoleBinding',
+  'Service',
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+  'CronJob',
+  'HelmRepository',
+  'HelmRelease',
+];
+
+/** Apply stage of a kind; unknown kinds (custom resources) go last. */
+export function kindRank(kind: string): number {
+  const i = KIND_ORDER.indexOf(kind);
+  return i === -1 ? KIND_ORDER.length : i;
+}
+
+/** Runs every `node.addValidation` in the tree; throws one error listing all problems. */
+export function validateTree(root: IConstruct): void {
+  const problems: string[] = [];
+  for (const c of root.node.findAll()) {
+    for (const message of c.node.validate()) problems.push(`${c.node.path}: ${message}`);
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+}
+
+/**
+ * Renders the tree to one object list per component, in apply order. Charts are rendered one
+ * by one (cdk8s `App.synth()` is not used: it writes files itself and grows superlinearly
+ * with the number of charts).
+ */
+export function renderTree(root: IConstruct): SynthFile[] {
+  validateTree(root);
+  const charts = root.node.findAll().filter(ComponentChart.isComponentChart);
+  const names = new Set<string>();
+  return charts
+    .map((chart, index) => ({ chart, index }))
+    .sort((a, b) => a.chart.order - b.chart.order || a.index - b.index)
+    .map(({ chart }, i) => {
+      const name = `${String(i).padStart(2, '0')}-${chart.componentName}.yaml`;
+      if (names.has(chart.componentName)) throw new Error(`two components are named "${chart.componentName}"`);
+      names.add(chart.componentName);
+      const objects = (chart.toJson() as KubeObject[])
+        .map((o, j) => ({ o, j }))
+        .sort((a, b) => kindRank(a.o.kind) - kindRank(b.o.kind) || a.j - b.j)
+        .map(({ o }) => o);
+      return { name, chart, objects };
+    });
+}
+
+/** One YAML stream per file; stable for the same input. */
+export function toYaml(objects: readonly KubeObject[]): string {
+  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+}
+
+/**
+ * Writes the files into `outDir` atomically: everything is written to a temporary sibling
+ * directory first, which then replaces `outDir` in one rename. A failure leaves `outDir`
+ * as it was (or absent) and no temporary directory behind.
+ */
+export function writeAtomically(outDir: string, files: ReadonlyArray<{ name: string; content: string }>): void {
+  const target = path.resolve(outDir);
+  const parent = path.dirname(target);
+  fs.mkdirSync(parent, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`));
+  const old = `${tmp}.old`;
+  try {
+    for (const f of files) fs.writeFileSync(path.join(tmp, f.name), f.content);
+    if (fs.existsSync(target)) fs.renameSync(target, old);
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    if (fs.existsSync(old) && !fs.existsSync(target)) fs.renameSync(old, target);
+    throw e;
+  }
+  fs.rmSync(old, { recursive: true, force: true });
+}
