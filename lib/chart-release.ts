@@ -66,6 +66,12 @@ export class ChartRelease<V extends object = object> extends Construct {
     this.dependsOn = props.dependsOn ?? [];
     this.crds = props.crds ?? 'CreateReplace';
     this.timeout = props.timeout ?? '10m';
+    this.node.addValidation({
+      validate: () =>
+        this.dependsOn
+          .filter((d) => d.node.root !== this.node.root)
+          .map((d) => `release "${this.releaseName}" depends on release "${d.releaseName}" of another construct tree`),
+    });
 
     this.repository = new ApiObject(this, 'Repository', {
       apiVersion: FLUX_SOURCE_API,

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ApiObject, Chart } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { stringify } from 'yaml';
 import { ComponentChart } from './component';
@@ -73,9 +74,27 @@ export function validateTree(root: IConstruct): void {
 }
 
 /**
- * Renders the tree to one object list per component, in apply order. Charts are rendered one
- * by one (cdk8s `App.synth()` is not used: it writes files itself and grows superlinearly
- * with the number of charts).
+ * The API objects whose closest chart is `chart`, in tree order. Replaces cdk8s `Chart.toJson()`,
+ * which re-resolves dependencies and re-validates the whole app for every chart (quadratic in
+ * the number of charts); mlplat orders objects by kind instead of construct dependencies.
+ */
+export function chartObjects(chart: Chart): ApiObject[] {
+  const out: ApiObject[] = [];
+  const visit = (c: IConstruct): void => {
+    for (const child of c.node.children) {
+      if (Chart.isChart(child)) continue;
+      if (ApiObject.isApiObject(child)) out.push(child);
+      visit(child);
+    }
+  };
+  visit(chart);
+  return out;
+}
+
+/**
+ * Renders the tree to one object list per component, in apply order: the tree is validated once,
+ * then each chart's objects are resolved (cdk8s `App.synth()` is not used: it writes files itself
+ * and grows superlinearly with the number of charts; see `npm run bench`).
  */
 export function renderTree(root: IConstruct): SynthFile[] {
   validateTree(root);
@@ -88,7 +107,8 @@ export function renderTree(root: IConstruct): SynthFile[] {
       const name = `${String(i).padStart(2, '0')}-${chart.componentName}.yaml`;
       if (names.has(chart.componentName)) throw new Error(`two components are named "${chart.componentName}"`);
       names.add(chart.componentName);
-      const objects = (chart.toJson() as KubeObject[])
+      const objects = chartObjects(chart)
+        .map((o) => o.toJson() as KubeObject)
         .map((o, j) => ({ o, j }))
         .sort((a, b) => kindRank(a.o.kind) - kindRank(b.o.kind) || a.j - b.j)
         .map(({ o }) => o);

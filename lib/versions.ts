@@ -14,11 +14,6 @@ export interface ChartVersion {
   readonly repository: HelmRepository;
   readonly chart: string;
   readonly version: string;
-  /**
-   * Go module that ships the chart sources at this version (for air-gapped or test installs
-   * from a local chart path), with the chart's directory inside the module.
-   */
-  readonly goModule?: { readonly path: string; readonly version: string; readonly chartDir: string };
 }
 
 export interface ImageRef {
@@ -37,7 +32,7 @@ export interface CrdSource {
 
 export interface VersionsCatalog {
   readonly charts: {
-    /** NVIDIA GPU Operator: https://github.com/NVIDIA/gpu-operator/releases (chart == app version). */
+    /** NVIDIA GPU Operator v26.7.0 (chart version == app version, with the leading v): helm.ngc.nvidia.com/nvidia. */
     readonly gpuOperator: ChartVersion;
   };
   /** CRDs of prerequisite APIs (GitOps). */
@@ -55,11 +50,11 @@ export const VERSIONS: VersionsCatalog = {
       repository: { name: 'nvidia', url: 'https://helm.ngc.nvidia.com/nvidia' },
       chart: 'gpu-operator',
       version: 'v26.7.0',
-      goModule: { path: 'github.com/NVIDIA/gpu-operator', version: 'v26.7.0', chartDir: 'deployments/gpu-operator' },
     },
   },
   crds: {
-    fluxSource: { goModule: 'github.com/fluxcd/source-controller', version: 'v1.7.2', crdDir: 'config/crd/bases' },
-    fluxHelm: { goModule: 'github.com/fluxcd/helm-controller', version: 'v1.4.2', crdDir: 'config/crd/bases' },
+    // Flux v2.9.5 ships source-controller v1.9.5 and helm-controller v1.6.4.
+    fluxSource: { goModule: 'github.com/fluxcd/source-controller', version: 'v1.9.5', crdDir: 'config/crd/bases' },
+    fluxHelm: { goModule: 'github.com/fluxcd/helm-controller', version: 'v1.6.4', crdDir: 'config/crd/bases' },
   },
 };

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { ComponentChart } from '../lib/component';
 import { PlatformContext, PlatformContextProps } from '../lib/context';
 import { PlatformSpec } from '../lib/config/schema';
+import { objectInvariants } from '../lib/invariants';
 import { GpuOperator, GpuOperatorOptions } from '../constructs/gpu/operator';
 import { Tenant, TenantOptions } from '../constructs/tenancy/tenant';
 
@@ -59,6 +60,7 @@ export class MlPlatform extends Construct {
     this.context = PlatformContext.attach(this, props);
     const gpuChart = new ComponentChart(this, 'Gpu', { name: 'gpu-operator', component: 'gpu', order: COMPONENT_ORDER.gpu });
     this.gpu = new GpuOperator(gpuChart, 'GpuOperator', props.gpu);
+    this.node.addValidation({ validate: () => objectInvariants(this) });
   }
 
   get tenants(): readonly Tenant[] {

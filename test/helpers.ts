@@ -57,9 +57,9 @@ export function tmpDir(): string {
 export function acmeWith(replacements: Array<[string | RegExp, string]>): string {
   let text = fs.readFileSync(ACME, 'utf8');
   for (const [from, to] of replacements) {
-    const next = text.replace(from, to);
-    if (next === text) throw new Error(`acmeWith: ${String(from)} not found`);
-    text = next;
+    const found = typeof from === 'string' ? text.includes(from) : from.test(text);
+    if (!found) throw new Error(`acmeWith: ${String(from)} not found`);
+    text = text.replace(from, to);
   }
   return text;
 }

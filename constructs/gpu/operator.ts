@@ -98,9 +98,10 @@ export class GpuOperator extends Construct implements IGpuFleet {
           ...repo('nvidia'),
           config: { create: false, name: DEVICE_PLUGIN_CONFIGMAP, default: DEFAULT_DEVICE_PLUGIN_CONFIG },
         },
-        // Per-node device-plugin configs set the strategy per pool; mixed names MIG resources
-        // by profile (nvidia.com/mig-1g.10gb), so a MIG slice is never mistaken for a GPU.
-        mig: { strategy: 'mixed' },
+        // Empty: the operator then sets no MIG_STRATEGY env (which would override the file), so
+        // each pool's device-plugin config decides: `mixed` on MIG pools names resources by
+        // profile (nvidia.com/mig-1g.10gb), `none` elsewhere.
+        mig: { strategy: '' },
         migManager: {
           enabled: true,
           ...repo('nvidia/cloud-native'),

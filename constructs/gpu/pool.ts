@@ -97,38 +97,20 @@ export class GpuPool extends Construct implements IGpuPool {
   readonly migConfig: { readonly name: string; readonly devices: Record<string, number> } | undefined;
 
   constructor(scope: Construct, id: string, props: GpuPoolProps) {
+    // Checked before the construct joins the tree, so a refused pool leaves no trace.
+    const exposure = exposureOf(props);
     super(scope, id);
-    if (!Number.isInteger(props.gpusPerNode) || props.gpusPerNode < 1) {
-      throw new Error(`GPU pool "${props.name}": gpusPerNode must be a whole number ≥ 1 (got ${props.gpusPerNode})`);
-    }
     this.name = props.name;
     this.gpuModel = props.gpuModel;
     this.model = findGpuModel(props.gpuModel);
     this.gpusPerNode = props.gpusPerNode;
     this.sharing = props.sharing;
     this.priorityClassName = `${POOL_PRIORITY_CLASS_PREFIX}${props.name}`;
-
+    this.resourceName = exposure.resourceName;
+    this.unitsPerGpu = exposure.unitsPerGpu;
+    this.migConfig = exposure.migConfig;
     const sharing = props.sharing;
-    let migStrategy: 'none' | 'mixed' = 'none';
-    if (sharing?.mode === 'mig') {
-      const mig = resolveMigLayout(props.gpuModel, sharing.profile);
-      if (!mig.ok) throw new Error(`GPU pool "${props.name}": ${mig.message}`);
-      this.resourceName = mig.layout.resourceName;
-      this.unitsPerGpu = mig.layout.perGpu;
-      this.migConfig = { name: `all-${mig.layout.profile}`, devices: { [mig.layout.profile]: mig.layout.perGpu } };
-      migStrategy = 'mixed';
-    } else if (sharing?.mode === 'timeSlicing') {
-      if (!Number.isInteger(sharing.replicas) || sharing.replicas < 2) {
-        throw new Error(`GPU pool "${props.name}": time-slicing replicas must be a whole number ≥ 2 (got ${sharing.replicas})`);
-      }
-      this.resourceName = 'nvidia.com/gpu';
-      this.unitsPerGpu = sharing.replicas;
-      this.migConfig = undefined;
-    } else {
-      this.resourceName = 'nvidia.com/gpu';
-      this.unitsPerGpu = 1;
-      this.migConfig = undefined;
-    }
+    const migStrategy = this.migConfig ? 'mixed' : 'none';
 
     this.nodeLabels = {
       ...(props.nodeSelector ?? {}),
@@ -176,4 +158,28 @@ export class GpuPool extends Construct implements IGpuPool {
   gpuLimits(units: number): Record<string, k8s.Quantity> {
     return { [this.resourceName]: k8s.Quantity.fromNumber(units) };
   }
+}
+
+/** How a pool's GPUs appear to pods; throws on contradictory props. */
+function exposureOf(props: GpuPoolProps): Pick<IGpuPool, 'resourceName' | 'unitsPerGpu' | 'migConfig'> {
+  if (!Number.isInteger(props.gpusPerNode) || props.gpusPerNode < 1) {
+    throw new Error(`GPU pool "${props.name}": gpusPerNode must be a whole number ≥ 1 (got ${props.gpusPerNode})`);
+  }
+  const sharing = props.sharing;
+  if (sharing?.mode === 'mig') {
+    const mig = resolveMigLayout(props.gpuModel, sharing.profile);
+    if (!mig.ok) throw new Error(`GPU pool "${props.name}": ${mig.message}`);
+    return {
+      resourceName: mig.layout.resourceName,
+      unitsPerGpu: mig.layout.perGpu,
+      migConfig: { name: `all-${mig.layout.profile}`, devices: { [mig.layout.profile]: mig.layout.perGpu } },
+    };
+  }
+  if (sharing?.mode === 'timeSlicing') {
+    if (!Number.isInteger(sharing.replicas) || sharing.replicas < 2) {
+      throw new Error(`GPU pool "${props.name}": time-slicing replicas must be a whole number ≥ 2 (got ${sharing.replicas})`);
+    }
+    return { resourceName: 'nvidia.com/gpu', unitsPerGpu: sharing.replicas, migConfig: undefined };
+  }
+  return { resourceName: 'nvidia.com/gpu', unitsPerGpu: 1, migConfig: undefined };
 }

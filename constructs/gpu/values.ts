@@ -24,7 +24,8 @@ export interface GpuOperatorValues {
   readonly devicePlugin: OperandImage & {
     readonly config: { readonly create: false; readonly name: string; readonly default: string };
   };
-  readonly mig: { readonly strategy: 'none' | 'single' | 'mixed' };
+  /** '' leaves the strategy to each node's device-plugin config (the operator then sets no MIG_STRATEGY). */
+  readonly mig: { readonly strategy: '' | 'none' | 'single' | 'mixed' };
   readonly migManager: OperandImage & {
     readonly enabled: boolean;
     readonly config: { readonly create: false; readonly name: string; readonly default: string };

@@ -77,11 +77,11 @@ export class Tenant extends Construct implements ITenant {
   private readonly fleet: IGpuFleet | undefined;
 
   constructor(scope: Construct, id: string, props: TenantProps) {
-    super(scope, id);
-    const ctx = PlatformContext.of(this);
     const reserved = reservedNamespaceReason(props.name);
     if (reserved) throw new Error(`tenant name "${props.name}" ${reserved}`);
     if (props.groups.length === 0) throw new Error(`tenant "${props.name}": groups must list at least one SSO group`);
+    super(scope, id);
+    const ctx = PlatformContext.of(this);
     this.name = props.name;
     this.namespace = props.name;
     this.fleet = props.gpus;

@@ -77,7 +77,7 @@ export function parsePlatform(text: string, file: string): LoadedPlatform {
 
   const raw: unknown = doc.toJS() ?? {};
   const issues: ConfigIssue[] = [];
-  const parsed = platformSchema.safeParse(raw);
+  const parsed = platformSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) issues.push(...parsed.error.issues.flatMap((i) => fromZod(i)));
   issues.push(...semanticIssues(raw));
 
@@ -108,6 +108,7 @@ function fromZod(issue: z.core.$ZodIssue): ConfigIssue[] {
       if (issue.input === undefined) return [error(path, `is required (${issue.expected})`)];
       return [error(path, `must be ${article(issue.expected)}, not ${describe(issue.input)}`)];
     case 'invalid_union': {
+      if (issue.input === undefined) return [error(path, 'is required')];
       const discriminator = (issue as { discriminator?: string }).discriminator;
       if (discriminator) {
         const at = path[path.length - 1] === discriminator ? path : [...path, discriminator];

@@ -1,8 +1,7 @@
-import { ApiObject } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { ChartRelease } from '../chart-release';
 import { ComponentChart } from '../component';
-import { KubeObject, validateTree } from '../synth';
+import { chartObjects, KubeObject, validateTree } from '../synth';
 
 /**
  * How the Pulumi program installs third-party charts:
@@ -101,9 +100,8 @@ export function planDeployment(root: IConstruct, options: PlanOptions): DeploySt
   for (const chart of charts) {
     const grouped = new Map<Stage, KubeObject[]>();
     const releases: ChartRelease<object>[] = [];
-    for (const c of chart.node.findAll()) {
-      if (ChartRelease.isChartRelease(c) && options.chartMode !== 'flux') releases.push(c);
-      if (!ApiObject.isApiObject(c)) continue;
+    if (options.chartMode !== 'flux') releases.push(...chart.node.findAll().filter(ChartRelease.isChartRelease));
+    for (const c of chartObjects(chart)) {
       const release = c.node.scopes.find(ChartRelease.isChartRelease);
       if (release && options.chartMode !== 'flux') continue; // replaced by a Helm release
       const obj = c.toJson() as KubeObject;

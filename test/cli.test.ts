@@ -1,0 +1,168 @@
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { run } from '../bin/cli';
+import { ACME, ROOT, tmpDir } from './helpers';
+
+/** Runs the CLI in-process; returns exit code and captured output. */
+function cli(args: string[], cwd?: string): { code: number; out: string; err: string } {
+  let out = '';
+  let err = '';
+  const prev = process.cwd();
+  if (cwd) process.chdir(cwd);
+  try {
+    const code = run(args, { out: (s) => (out += s), err: (s) => (err += s) });
+    return { code, out, err };
+  } finally {
+    process.chdir(prev);
+  }
+}
+
+const BAD = `apiVersion: mlplat.io/v1alpha1
+kind: Platform
+metadata: { name: bad }
+spec:
+  domain: ml.bad.example
+  gpu:
+    pools:
+      - { name: l4, gpuModel: L4, gpusPerNode: 1, sharing: { mode: mig, profile: all-1g.10gb } }
+  tenants:
+    - { name: kube-system, groups: [x], quota: { cpu: "1", memory: 1Gi } }
+`;
+
+function listTree(dir: string): string[] {
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}
+
+describe('mlplat validate', () => {
+  it('exits 0 for a valid config', () => {
+    const r = cli(['validate', ACME]);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /valid \(client acme\)/);
+  });
+
+  it('exits 1 with every error on stderr, no stack trace', () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'platform.yaml');
+    fs.writeFileSync(file, BAD);
+    const r = cli(['validate', file]);
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.err.trim().split('\n'), [
+      `${file}:8:82 spec.gpu.pools[0].sharing.profile: L4 does not support MIG (use timeSlicing)`,
+      `${file}:10:15 spec.tenants[0].name: "kube-system" is reserved by Kubernetes; choose another tenant name`,
+    ]);
+    assert.doesNotMatch(r.err, /\bat .*\.ts:\d+/);
+  });
+
+  it('exits 2 on usage errors', () => {
+    assert.equal(cli(['validate']).code, 2);
+    assert.equal(cli(['frobnicate']).code, 2);
+    assert.equal(cli(['synth', '--bogus']).code, 2);
+    assert.equal(cli(['init', 'Not_A_Label']).code, 2);
+  });
+
+  it('prints help for every command with exit 0', () => {
+    for (const c of ['synth', 'validate', 'schema', 'init', 'nodes']) {
+      const r = cli([c, '--help']);
+      assert.equal(r.code, 0, c);
+      assert.match(r.out, new RegExp(`Usage: mlplat ${c}`));
+    }
+  });
+});
+
+describe('mlplat synth', () => {
+  it('writes one numbered file per component, namespaces and definitions first', () => {
+    const out = path.join(tmpDir(), 'out');
+    const r = cli(['synth', ACME, '--out', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(listTree(out), ['00-gpu-operator.yaml', '01-tenant-research.yaml', '02-tenant-serving.yaml']);
+    for (const f of listTree(out)) {
+      const docs = parseAllDocuments(fs.readFileSync(path.join(out, f), 'utf8')).map((d) => d.toJS());
+      assert.equal(docs[0].kind, 'Namespace', `${f} starts with its namespace`);
+    }
+    assert.match(r.out, /synthesized acme: 32 objects in 3 files/);
+  });
+
+  it('defaults to the bundled example and dist/<client>/', () => {
+    const cwd = tmpDir();
+    const r = cli(['synth'], cwd);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).length, 3);
+  });
+
+  it('is byte-identical on re-run', () => {
+    const a = path.join(tmpDir(), 'a');
+    const b = path.join(tmpDir(), 'b');
+    cli(['synth', ACME, '--out', a]);
+    cli(['synth', ACME, '--out', b]);
+    cli(['synth', ACME, '--out', b]);
+    for (const f of listTree(a)) assert.equal(fs.readFileSync(path.join(a, f), 'utf8'), fs.readFileSync(path.join(b, f), 'utf8'), f);
+  });
+
+  it('leaves no directory behind for an invalid config', () => {
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), BAD);
+    const r = cli(['synth', path.join(dir, 'bad.yaml'), '--out', path.join(dir, 'out')]);
+    assert.equal(r.code, 1);
+    assert.deepEqual(listTree(dir), ['bad.yaml']);
+  });
+
+  it('keeps the previous output whole when a later synth fails, and leaves no temp dirs', () => {
+    const dir = tmpDir();
+    const out = path.join(dir, 'out');
+    cli(['synth', ACME, '--out', out]);
+    const before = listTree(out).map((f) => fs.readFileSync(path.join(out, f), 'utf8'));
+    fs.writeFileSync(path.join(dir, 'bad.yaml'), BAD);
+    assert.equal(cli(['synth', path.join(dir, 'bad.yaml'), '--out', out]).code, 1);
+    assert.deepEqual(listTree(out).map((f) => fs.readFileSync(path.join(out, f), 'utf8')), before);
+    assert.deepEqual(listTree(dir), ['bad.yaml', 'out']);
+  });
+
+  it('replaces stale files of an earlier run', () => {
+    const out = path.join(tmpDir(), 'out');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, '07-removed-component.yaml'), 'stale');
+    cli(['synth', ACME, '--out', out]);
+    assert.ok(!listTree(out).includes('07-removed-component.yaml'));
+  });
+});
+
+describe('mlplat schema, init, nodes', () => {
+  it('schema prints JSON Schema', () => {
+    const r = cli(['schema']);
+    const schema = JSON.parse(r.out);
+    assert.equal(schema.$schema, 'https://json-schema.org/draft/2020-12/schema');
+    assert.ok(schema.properties.spec.properties.tenants);
+  });
+
+  it('init scaffolds a config and a stack file that validate', () => {
+    const cwd = tmpDir();
+    const r = cli(['init', 'globex'], cwd);
+    assert.equal(r.code, 0, r.err);
+    const config = path.join(cwd, 'clients', 'globex', 'platform.yaml');
+    assert.match(fs.readFileSync(config, 'utf8'), /^# yaml-language-server: \$schema=/);
+    assert.match(fs.readFileSync(path.join(cwd, 'Pulumi.globex.yaml'), 'utf8'), /mlplat:config: clients\/globex\/platform.yaml/);
+    assert.equal(cli(['validate', config]).code, 0);
+    assert.equal(cli(['init', 'globex'], cwd).code, 1, 'refuses to overwrite');
+    assert.equal(cli(['init', 'globex', '--force'], cwd).code, 0);
+  });
+
+  it('nodes prints each pool’s labels, taint and capacity', () => {
+    const r = cli(['nodes', ACME]);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /pool: a100[\s\S]*resource: nvidia.com\/mig-1g.10gb[\s\S]*capacityPerNode: 56/);
+    assert.match(r.out, /mlplat.io\/gpu-pool=l4:NoSchedule/);
+  });
+});
+
+describe('bin/mlplat.js', () => {
+  it('runs as a real process with the exit codes of the CLI', () => {
+    const bin = path.join(ROOT, 'bin', 'mlplat.js');
+    assert.match(execFileSync(process.execPath, [bin, 'validate', ACME], { encoding: 'utf8' }), /valid/);
+    const r = spawnSync(process.execPath, [bin, 'nope'], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+  });
+});

@@ -1,0 +1,75 @@
+import * as assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApiObject } from 'cdk8s';
+import { loadPlatform } from '../../lib/config/load';
+import { ComponentChart } from '../../lib/component';
+import { DeployStep, planDeployment, STAGES } from '../../lib/pulumi/plan';
+import { platformApp } from '../../stacks/platform';
+import { ACME } from '../helpers';
+
+function acmePlan(mode: 'flux' | 'repository' | 'local', chartsDir?: string): DeployStep[] {
+  return planDeployment(platformApp(loadPlatform(ACME).spec).app, { chartMode: mode, chartsDir });
+}
+
+describe('Pulumi deployment plan', () => {
+  it('orders steps CRDs → namespaces → config → operators → instances, each depending on the stage before', () => {
+    const steps = acmePlan('repository');
+    assert.deepEqual(steps.map((s) => s.name), [
+      'gpu-operator-namespaces',
+      'tenant-research-namespaces',
+      'tenant-serving-namespaces',
+      'gpu-operator-config',
+      'tenant-research-config',
+      'tenant-serving-config',
+      'gpu-operator-release-gpu-operator',
+    ]);
+    const rank = (s: DeployStep) => STAGES.indexOf(s.stage);
+    for (const s of steps) {
+      for (const d of s.dependsOn) {
+        const dep = steps.find((x) => x.name === d)!;
+        assert.equal(rank(dep), rank(s) - 1, `${s.name} depends on the stage right before it (${d})`);
+      }
+    }
+    assert.deepEqual(steps.find((s) => s.name === 'gpu-operator-config')!.dependsOn, ['gpu-operator-namespaces', 'tenant-research-namespaces', 'tenant-serving-namespaces']);
+  });
+
+  it('installs the GPU operator from its repository at the pinned version in repository mode', () => {
+    const helm = acmePlan('repository').find((s) => s.kind === 'helm');
+    assert.ok(helm && helm.kind === 'helm');
+    assert.deepEqual(helm.source, { repositoryUrl: 'https://helm.ngc.nvidia.com/nvidia' });
+    assert.equal(helm.release.chart.version, 'v26.7.0');
+    assert.equal(helm.release.namespace, 'gpu-operator');
+    const manifests = acmePlan('repository').flatMap((s) => (s.kind === 'manifests' ? s.objects : []));
+    assert.ok(!manifests.some((o) => o.kind === 'HelmRelease' || o.kind === 'HelmRepository'), 'Flux objects are replaced by the Helm release');
+  });
+
+  it('installs from a local chart directory in local mode, and needs one', () => {
+    const helm = acmePlan('local', '/charts/').find((s) => s.kind === 'helm');
+    assert.ok(helm && helm.kind === 'helm');
+    assert.deepEqual(helm.source, { path: '/charts/gpu-operator' });
+    assert.throws(() => acmePlan('local'), /chart mode "local" needs a charts directory/);
+  });
+
+  it('keeps the Flux objects in flux mode', () => {
+    const steps = acmePlan('flux');
+    assert.ok(!steps.some((s) => s.kind === 'helm'));
+    const ops = steps.find((s) => s.name === 'gpu-operator-operators');
+    assert.ok(ops && ops.kind === 'manifests');
+    assert.deepEqual(ops.objects.map((o) => o.kind), ['HelmRepository', 'HelmRelease']);
+  });
+
+  it('puts CRDs first and custom resources last', () => {
+    const { app, platform } = platformApp(loadPlatform(ACME).spec);
+    const chart = new ComponentChart(platform, 'Extra', { name: 'extra', component: 'x', order: 99 });
+    new ApiObject(chart, 'Crd', { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'widgets.example.com' } });
+    new ApiObject(chart, 'Widget', { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'research' } });
+    const steps = planDeployment(app, { chartMode: 'flux' });
+    assert.equal(steps[0].name, 'extra-crds');
+    assert.equal(steps[steps.length - 1].name, 'extra-instances');
+    assert.deepEqual(steps[steps.length - 1].dependsOn, ['gpu-operator-operators']);
+  });
+
+  it('has stable step names: the same tree plans the same names', () => {
+    assert.deepEqual(acmePlan('flux').map((s) => s.name), acmePlan('flux').map((s) => s.name));
+  });
+});

@@ -1,0 +1,79 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { ApiObject, App } from 'cdk8s';
+import { ChartRelease } from '../lib/chart-release';
+import { ComponentChart } from '../lib/component';
+import { PlatformContext } from '../lib/context';
+import { kindRank, renderTree, ValidationError, writeAtomically } from '../lib/synth';
+import { VERSIONS } from '../lib/versions';
+import { MlPlatform } from '../stacks/platform';
+import { testChart, tmpDir } from './helpers';
+
+describe('renderTree', () => {
+  it('orders objects for apply inside each file: namespaces first, custom resources last', () => {
+    const { app, chart } = testChart();
+    new ApiObject(chart, 'Cr', { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } });
+    new ApiObject(chart, 'Cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } });
+    new ApiObject(chart, 'Ns', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'n' } });
+    new ApiObject(chart, 'Crd', { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'widgets.example.com' } });
+    const [file] = renderTree(app);
+    assert.deepEqual(file.objects.map((o) => o.kind), ['CustomResourceDefinition', 'Namespace', 'ConfigMap', 'Widget']);
+    assert.ok(kindRank('HelmRepository') < kindRank('HelmRelease'));
+  });
+
+  it('numbers files by component order, then creation order', () => {
+    const app = new App();
+    PlatformContext.attach(app, { client: 'c', domain: 'd.example' });
+    new ComponentChart(app, 'B', { name: 'late', component: 'x', order: 50 });
+    new ComponentChart(app, 'A', { name: 'early', component: 'x', order: 1 });
+    new ComponentChart(app, 'C', { name: 'late-too', component: 'x', order: 50 });
+    assert.deepEqual(renderTree(app).map((f) => f.name), ['00-early.yaml', '01-late.yaml', '02-late-too.yaml']);
+  });
+
+  it('reports every whole-tree problem together', () => {
+    const app = new App();
+    const platform = new MlPlatform(app, 'P', { client: 'c', domain: 'd.example' });
+    const extra = new ComponentChart(platform, 'Extra', { name: 'extra', component: 'x', order: 99 });
+    new ApiObject(extra, 'Dup', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'gpu-operator' } });
+    new ApiObject(extra, 'Orphan', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'nowhere' } });
+    assert.throws(() => renderTree(app), (e: ValidationError) => {
+      assert.equal(e.problems.length, 2);
+      assert.match(e.problems[0], /Namespace gpu-operator is defined twice: by P\/Gpu\/GpuOperator\/Namespace and by P\/Extra\/Dup/);
+      assert.match(e.problems[1], /ConfigMap nowhere\/x \(P\/Extra\/Orphan\) is in namespace "nowhere", which no component creates/);
+      return true;
+    });
+  });
+
+  it('refuses a chart release that depends on a release of another tree', () => {
+    const a = testChart();
+    const b = testChart();
+    const base = new ChartRelease(a.chart, 'Base', { chart: VERSIONS.charts.gpuOperator, releaseName: 'base', namespace: 'default', values: {} });
+    new ChartRelease(b.chart, 'Top', { chart: VERSIONS.charts.gpuOperator, releaseName: 'top', namespace: 'default', values: {}, dependsOn: [base] });
+    assert.throws(() => renderTree(b.app), /release "top" depends on release "base" of another construct tree/);
+  });
+
+  it('renders Flux dependsOn for chart releases', () => {
+    const { app, chart } = testChart();
+    const base = new ChartRelease(chart, 'Base', { chart: VERSIONS.charts.gpuOperator, releaseName: 'base', namespace: 'default', values: {} });
+    new ChartRelease(chart, 'Top', { chart: { ...VERSIONS.charts.gpuOperator, repository: { name: 'other', url: 'oci://registry.example/charts' } }, releaseName: 'top', namespace: 'default', values: { a: 1 }, dependsOn: [base] });
+    const objects = renderTree(app)[0].objects as any[];
+    const top = objects.find((o) => o.kind === 'HelmRelease' && o.metadata.name === 'top');
+    assert.deepEqual(top.spec.dependsOn, [{ name: 'base', namespace: 'default' }]);
+    assert.deepEqual(top.spec.values, { a: 1 });
+    assert.equal(objects.find((o) => o.kind === 'HelmRepository' && o.metadata.name === 'other').spec.type, 'oci');
+  });
+});
+
+describe('writeAtomically', () => {
+  it('replaces the directory in one step and cleans up on failure', () => {
+    const dir = tmpDir();
+    const out = path.join(dir, 'out');
+    writeAtomically(out, [{ name: 'a.yaml', content: 'a' }]);
+    assert.deepEqual(fs.readdirSync(out), ['a.yaml']);
+    assert.throws(() => writeAtomically(out, [{ name: 'b.yaml', content: 'b' }, { name: 'no/such/dir.yaml', content: 'x' }]));
+    assert.deepEqual(fs.readdirSync(out), ['a.yaml'], 'old output intact');
+    assert.deepEqual(fs.readdirSync(dir), ['out'], 'no temp dirs left');
+  });
+});
