@@ -166,3 +166,13 @@ describe('bin/mlplat.js', () => {
     assert.equal(r.status, 2);
   });
 });
+
+describe('cdk8s app (cdk8s.yaml)', () => {
+  it('synthesizes the bundled example into $CDK8S_OUTDIR, identical to the CLI output', () => {
+    const out = path.join(tmpDir(), 'cdk8s');
+    execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'cdk8s-app.ts')], { cwd: ROOT, env: { ...process.env, CDK8S_OUTDIR: out } });
+    const golden = path.join(ROOT, 'test', 'golden', 'acme');
+    assert.deepEqual(listTree(out), listTree(golden));
+    for (const f of listTree(out)) assert.equal(fs.readFileSync(path.join(out, f), 'utf8'), fs.readFileSync(path.join(golden, f), 'utf8'));
+  });
+});

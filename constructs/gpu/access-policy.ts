@@ -13,8 +13,9 @@ const POLICY_NAME = 'mlplat-gpu-pool-access';
 /**
  * A ValidatingAdmissionPolicy that keeps tenant pods on the GPU pools granted to them:
  * a pod that requests an NVIDIA resource must name its pool through the pool's priority class
- * (which scopes the tenant's per-pool ResourceQuota), select that pool's nodes, and may
- * tolerate no other pool's taint. The API server enforces it; no webhook is involved.
+ * (which scopes the tenant's per-pool ResourceQuota), select that pool's nodes, may tolerate no
+ * other pool's taint, and may not bypass the scheduler with spec.nodeName. The API server
+ * enforces it; no webhook is involved.
  */
 export class GpuAccessPolicy extends Construct {
   readonly policyName = POLICY_NAME;
@@ -77,6 +78,12 @@ export class GpuAccessPolicy extends Construct {
           {
             expression: `!has(object.spec.tolerations) || object.spec.tolerations.all(t, has(t.key) && t.key != '' && (t.key != '${POOL_LABEL}' || (variables.pool != '' && has(t.value) && t.value == variables.pool)))`,
             message: `tenant pods may not tolerate every taint, nor the ${POOL_LABEL} taint of a pool other than the one their priority class names`,
+            reason: 'Forbidden',
+          },
+          {
+            // spec.nodeName skips the scheduler, and with it taints and pool selection.
+            expression: "request.operation != 'CREATE' || !has(object.spec.nodeName) || object.spec.nodeName == ''",
+            message: 'tenant pods may not set spec.nodeName: it bypasses scheduling, taints and GPU pool selection',
             reason: 'Forbidden',
           },
         ],

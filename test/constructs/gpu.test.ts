@@ -190,7 +190,8 @@ describe('GpuOperator', () => {
     assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
     assert.equal(policy.spec.failurePolicy, 'Fail');
     assert.deepEqual(policy.spec.matchConstraints.namespaceSelector, { matchExpressions: [{ key: 'mlplat.io/tenant', operator: 'Exists' }] });
-    assert.equal(policy.spec.validations.length, 4);
+    assert.equal(policy.spec.validations.length, 5);
+    assert.match(policy.spec.validations[4].expression, /object\.spec\.nodeName/);
     const names = policy.spec.variables.map((v: any) => v.name);
     for (const v of policy.spec.variables) {
       for (const ref of v.expression.match(/variables\.(\w+)/g) ?? []) {

@@ -73,3 +73,22 @@ describe('Pulumi deployment plan', () => {
     assert.deepEqual(acmePlan('flux').map((s) => s.name), acmePlan('flux').map((s) => s.name));
   });
 });
+
+describe('Pulumi project files', () => {
+  it('Pulumi.yaml runs bin/pulumi.ts on nodejs, and every stack names a valid config and chart mode', () => {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const path = require('node:path') as typeof import('node:path');
+    const { parse } = require('yaml') as typeof import('yaml');
+    const root = path.resolve(__dirname, '../..');
+    const project = parse(fs.readFileSync(path.join(root, 'Pulumi.yaml'), 'utf8'));
+    assert.equal(project.runtime.name, 'nodejs');
+    assert.ok(fs.existsSync(path.join(root, project.main)));
+    const stacks = fs.readdirSync(root).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
+    assert.ok(stacks.length > 0);
+    for (const s of stacks) {
+      const cfg = parse(fs.readFileSync(path.join(root, s), 'utf8')).config;
+      assert.doesNotThrow(() => loadPlatform(path.join(root, cfg['mlplat:config'])), s);
+      assert.ok(['flux', 'repository', 'local'].includes(cfg['mlplat:chartMode'] ?? 'repository'), s);
+    }
+  });
+});
