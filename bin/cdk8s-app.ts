@@ -7,7 +7,7 @@ import { DEFAULT_CONFIG } from './cli';
 /** cdk8s app entry (cdk8s.yaml): synthesizes $MLPLAT_CONFIG or the bundled example into $CDK8S_OUTDIR. */
 function main(): void {
   const config = process.env.MLPLAT_CONFIG ?? path.relative(process.cwd(), DEFAULT_CONFIG);
-  const outDir = process.env.CDK8S_OUTDIR ?? 'dist';
+  const outDir = process.env.CDK8S_OUTDIR ?? 'dist/acme';
   try {
     const { spec, warnings } = loadPlatform(config);
     for (const w of warnings) process.stderr.write(`${formatIssue(w)}\n`);

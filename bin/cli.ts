@@ -50,7 +50,12 @@ export function buildProgram(io: Io): Command {
       const { app } = platformApp(spec);
       const files = renderTree(app).map((f) => ({ name: f.name, content: toYaml(f.objects), count: f.objects.length }));
       const outDir = opts.out ?? path.join('dist', spec.metadata.name);
-      writeAtomically(outDir, files);
+      try {
+        writeAtomically(outDir, files);
+      } catch (e) {
+        io.err(`${(e as Error).message}\n`);
+        throw new ExitError(EXIT.invalid);
+      }
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const total = files.reduce((n, f) => n + f.count, 0);
       for (const f of files) io.out(`  ${path.join(outDir, f.name)}  (${f.count} objects)\n`);

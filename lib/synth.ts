@@ -28,40 +28,50 @@ export class ValidationError extends Error {
   }
 }
 
-/** Kinds in the order they can be applied: definitions and namespaces first, instances last. */
-const KIND_ORDER = [
-  'CustomResourceDefinition',
-  'Namespace',
-  'PriorityClass',
-  'StorageClass',
-  'ValidatingAdmissionPolicy',
-  'ValidatingAdmissionPolicyBinding',
-  'ClusterRole',
-  'ClusterRoleBinding',
-  'ResourceQuota',
-  'LimitRange',
-  'NetworkPolicy',
-  'ServiceAccount',
-  'Secret',
-  'ConfigMap',
-  'PersistentVolume',
-  'PersistentVolumeClaim',
-  'Role',
-  'RoleBinding',
-  'Service',
-  'Deployment',
-  'StatefulSet',
-  'DaemonSet',
-  'Job',
-  'CronJob',
-  'HelmRepository',
-  'HelmRelease',
-];
+/** Apply stages, in order: definitions, namespaces, configuration, operators, instances. */
+export const STAGES = ['crds', 'namespaces', 'config', 'operators', 'instances'] as const;
+export type Stage = (typeof STAGES)[number];
 
-/** Apply stage of a kind; unknown kinds (custom resources) go last. */
+/** Kinds in the order they can be applied, with their stage. Unknown kinds (custom resources) go last. */
+const KIND_ORDER: ReadonlyArray<readonly [string, Stage]> = [
+  ['CustomResourceDefinition', 'crds'],
+  ['Namespace', 'namespaces'],
+  ['PriorityClass', 'config'],
+  ['StorageClass', 'config'],
+  ['ValidatingAdmissionPolicy', 'config'],
+  ['ValidatingAdmissionPolicyBinding', 'config'],
+  ['ClusterRole', 'config'],
+  ['ClusterRoleBinding', 'config'],
+  ['ResourceQuota', 'config'],
+  ['LimitRange', 'config'],
+  ['NetworkPolicy', 'config'],
+  ['ServiceAccount', 'config'],
+  ['Secret', 'config'],
+  ['ConfigMap', 'config'],
+  ['PersistentVolume', 'config'],
+  ['PersistentVolumeClaim', 'config'],
+  ['Role', 'config'],
+  ['RoleBinding', 'config'],
+  ['Service', 'config'],
+  ['HelmRepository', 'operators'],
+  ['HelmRelease', 'operators'],
+  ['Deployment', 'instances'],
+  ['StatefulSet', 'instances'],
+  ['DaemonSet', 'instances'],
+  ['Job', 'instances'],
+  ['CronJob', 'instances'],
+];
+const KIND_INDEX = new Map(KIND_ORDER.map(([kind], i) => [kind, i]));
+
+/** Apply position of a kind. */
 export function kindRank(kind: string): number {
-  const i = KIND_ORDER.indexOf(kind);
-  return i === -1 ? KIND_ORDER.length : i;
+  return KIND_INDEX.get(kind) ?? KIND_ORDER.length;
+}
+
+/** Apply stage of a kind; custom resources come after the operators that serve them. */
+export function kindStage(kind: string): Stage {
+  const i = KIND_INDEX.get(kind);
+  return i === undefined ? 'instances' : KIND_ORDER[i][1];
 }
 
 /** Runs every `node.addValidation` in the tree; throws one error listing all problems. */
@@ -121,19 +131,30 @@ export function toYaml(objects: readonly KubeObject[]): string {
   return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }
 
+/** Marker file in every directory mlplat writes; only such directories are ever replaced. */
+export const OUTPUT_MARKER = '.mlplat-output';
+
 /**
  * Writes the files into `outDir` atomically: everything is written to a temporary sibling
  * directory first, which then replaces `outDir` in one rename. A failure leaves `outDir`
- * as it was (or absent) and no temporary directory behind.
+ * as it was (or absent) and no temporary directory behind. An existing non-empty directory
+ * that mlplat did not write is never replaced.
  */
 export function writeAtomically(outDir: string, files: ReadonlyArray<{ name: string; content: string }>): void {
   const target = path.resolve(outDir);
+  if (fs.existsSync(target)) {
+    const entries = fs.readdirSync(target);
+    if (entries.length > 0 && !entries.includes(OUTPUT_MARKER)) {
+      throw new Error(`refusing to replace ${outDir}: it is not empty and was not written by mlplat (no ${OUTPUT_MARKER}); choose another --out`);
+    }
+  }
   const parent = path.dirname(target);
   fs.mkdirSync(parent, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`));
   const old = `${tmp}.old`;
   try {
     for (const f of files) fs.writeFileSync(path.join(tmp, f.name), f.content);
+    fs.writeFileSync(path.join(tmp, OUTPUT_MARKER), 'Written by mlplat synth; this directory is replaced whole on every run.\n');
     if (fs.existsSync(target)) fs.renameSync(target, old);
     fs.renameSync(tmp, target);
   } catch (e) {

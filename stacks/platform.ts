@@ -5,11 +5,13 @@ import { PlatformContext, PlatformContextProps } from '../lib/context';
 import { PlatformSpec } from '../lib/config/schema';
 import { objectInvariants } from '../lib/invariants';
 import { GpuOperator, GpuOperatorOptions } from '../constructs/gpu/operator';
+import { TenantNetworkGuard } from '../constructs/tenancy/guard';
 import { Tenant, TenantOptions } from '../constructs/tenancy/tenant';
 
 /** Apply order of the components: what others depend on comes first. */
 export const COMPONENT_ORDER = {
   gpu: 10,
+  tenancy: 15,
   tenants: 20,
 } as const;
 
@@ -53,6 +55,7 @@ export class MlPlatform extends Construct {
 
   readonly context: PlatformContext;
   readonly gpu: GpuOperator;
+  readonly networkGuard: TenantNetworkGuard;
   private readonly tenantList: Tenant[] = [];
 
   constructor(scope: Construct, id: string, props: MlPlatformProps) {
@@ -60,6 +63,8 @@ export class MlPlatform extends Construct {
     this.context = PlatformContext.attach(this, props);
     const gpuChart = new ComponentChart(this, 'Gpu', { name: 'gpu-operator', component: 'gpu', order: COMPONENT_ORDER.gpu });
     this.gpu = new GpuOperator(gpuChart, 'GpuOperator', props.gpu);
+    const tenancyChart = new ComponentChart(this, 'Tenancy', { name: 'tenancy', component: 'tenancy', order: COMPONENT_ORDER.tenancy });
+    this.networkGuard = new TenantNetworkGuard(tenancyChart, 'NetworkGuard');
     this.node.addValidation({ validate: () => objectInvariants(this) });
   }
 
@@ -73,6 +78,7 @@ export class MlPlatform extends Construct {
     const chart = new ComponentChart(this, `Tenant-${name}`, { name: `tenant-${name}`, component: 'tenancy', order: COMPONENT_ORDER.tenants });
     const tenant = new Tenant(chart, 'Tenant', { name, gpus: this.gpu, ...options });
     this.tenantList.push(tenant);
+    this.networkGuard.addTenant(tenant);
     return tenant;
   }
 }

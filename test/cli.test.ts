@@ -34,7 +34,8 @@ spec:
 `;
 
 function listTree(dir: string): string[] {
-  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  // hidden entries (the .mlplat-output marker) are checked where they matter
+  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !f.startsWith('.')).sort() : [];
 }
 
 describe('mlplat validate', () => {
@@ -78,19 +79,24 @@ describe('mlplat synth', () => {
     const out = path.join(tmpDir(), 'out');
     const r = cli(['synth', ACME, '--out', out]);
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(listTree(out), ['00-gpu-operator.yaml', '01-tenant-research.yaml', '02-tenant-serving.yaml']);
+    assert.deepEqual(listTree(out), ['00-gpu-operator.yaml', '01-tenancy.yaml', '02-tenant-research.yaml', '03-tenant-serving.yaml']);
+    const created = new Set<string>();
     for (const f of listTree(out)) {
       const docs = parseAllDocuments(fs.readFileSync(path.join(out, f), 'utf8')).map((d) => d.toJS());
-      assert.equal(docs[0].kind, 'Namespace', `${f} starts with its namespace`);
+      for (const d of docs) {
+        if (d.kind === 'Namespace') created.add(d.metadata.name);
+        if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
+      }
     }
-    assert.match(r.out, /synthesized acme: 32 objects in 3 files/);
+    assert.match(r.out, /synthesized acme: 34 objects in 4 files/);
   });
 
   it('defaults to the bundled example and dist/<client>/', () => {
     const cwd = tmpDir();
     const r = cli(['synth'], cwd);
     assert.equal(r.code, 0, r.err);
-    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).length, 3);
+    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).length, 4);
+    assert.ok(fs.existsSync(path.join(cwd, 'dist', 'acme', '.mlplat-output')));
   });
 
   it('is byte-identical on re-run', () => {
@@ -123,10 +129,19 @@ describe('mlplat synth', () => {
 
   it('replaces stale files of an earlier run', () => {
     const out = path.join(tmpDir(), 'out');
-    fs.mkdirSync(out);
+    cli(['synth', ACME, '--out', out]);
     fs.writeFileSync(path.join(out, '07-removed-component.yaml'), 'stale');
     cli(['synth', ACME, '--out', out]);
     assert.ok(!listTree(out).includes('07-removed-component.yaml'));
+  });
+
+  it('never replaces a non-empty directory it did not write', () => {
+    const out = tmpDir();
+    fs.writeFileSync(path.join(out, 'precious.txt'), 'keep me');
+    const r = cli(['synth', ACME, '--out', out]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /refusing to replace .*: it is not empty and was not written by mlplat/);
+    assert.deepEqual(listTree(out), ['precious.txt']);
   });
 });
 
@@ -173,6 +188,6 @@ describe('cdk8s app (cdk8s.yaml)', () => {
     execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin', 'cdk8s-app.ts')], { cwd: ROOT, env: { ...process.env, CDK8S_OUTDIR: out } });
     const golden = path.join(ROOT, 'test', 'golden', 'acme');
     assert.deepEqual(listTree(out), listTree(golden));
-    for (const f of listTree(out)) assert.equal(fs.readFileSync(path.join(out, f), 'utf8'), fs.readFileSync(path.join(golden, f), 'utf8'));
+    for (const f of listTree(golden)) assert.equal(fs.readFileSync(path.join(out, f), 'utf8'), fs.readFileSync(path.join(golden, f), 'utf8'));
   });
 });

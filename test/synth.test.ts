@@ -71,9 +71,9 @@ describe('writeAtomically', () => {
     const dir = tmpDir();
     const out = path.join(dir, 'out');
     writeAtomically(out, [{ name: 'a.yaml', content: 'a' }]);
-    assert.deepEqual(fs.readdirSync(out), ['a.yaml']);
+    assert.deepEqual(fs.readdirSync(out).sort(), ['.mlplat-output', 'a.yaml']);
     assert.throws(() => writeAtomically(out, [{ name: 'b.yaml', content: 'b' }, { name: 'no/such/dir.yaml', content: 'x' }]));
-    assert.deepEqual(fs.readdirSync(out), ['a.yaml'], 'old output intact');
+    assert.deepEqual(fs.readdirSync(out).sort(), ['.mlplat-output', 'a.yaml'], 'old output intact');
     assert.deepEqual(fs.readdirSync(dir), ['out'], 'no temp dirs left');
   });
 });

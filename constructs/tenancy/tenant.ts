@@ -7,6 +7,9 @@ import { GRANTED_POOLS_ANNOTATION, TENANT_LABEL } from '../gpu/access-policy';
 import { IGpuFleet } from '../gpu/operator';
 import { IGpuPool } from '../gpu/pool';
 
+/** The tenant quota `gpu-<this>` caps GPUs outside granted pools, so no pool may take this name. */
+export const UNGRANTED_QUOTA_SUFFIX = 'ungranted';
+
 /** Namespaces with this label hold services tenants may call (tracking server, storage, …). */
 export const TENANT_REACHABLE_LABEL = `${MLPLAT_PREFIX}/reachable-from-tenants`;
 
@@ -125,7 +128,7 @@ export class Tenant extends Construct implements ITenant {
     new ApiObject(this, 'UngrantedGpuQuota', {
       apiVersion: 'v1',
       kind: 'ResourceQuota',
-      metadata: { name: 'gpu-ungranted', namespace: ns, labels },
+      metadata: { name: `gpu-${UNGRANTED_QUOTA_SUFFIX}`, namespace: ns, labels },
       spec: Lazy.any({
         produce: () => {
           const names = this.fleet?.resourceNames ?? ['nvidia.com/gpu'];

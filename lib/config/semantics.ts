@@ -1,6 +1,7 @@
 import { findGpuModel } from '../../constructs/gpu/models';
 import { resolveMigLayout } from '../../constructs/gpu/mig';
 import { reservedNamespaceReason } from '../naming';
+import { UNGRANTED_QUOTA_SUFFIX as RESERVED_POOL_NAME } from '../../constructs/tenancy/tenant';
 
 /** A path into the config document, e.g. ['spec', 'gpu', 'pools', 1, 'name']. */
 export type ConfigPath = readonly (string | number)[];
@@ -36,6 +37,9 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
   pools.forEach((pool, i) => {
     if (!isObj(pool)) return;
     const at = ['spec', 'gpu', 'pools', i];
+    if (pool.name === RESERVED_POOL_NAME) {
+      error([...at, 'name'], `"${RESERVED_POOL_NAME}" is reserved (tenants have a gpu-${RESERVED_POOL_NAME} quota); choose another pool name`);
+    }
     const model = str(pool.gpuModel);
     if (model === undefined) return;
     const sharing = isObj(pool.sharing) ? pool.sharing : undefined;

@@ -1,7 +1,7 @@
 import { IConstruct } from 'constructs';
 import { ChartRelease } from '../chart-release';
 import { ComponentChart } from '../component';
-import { chartObjects, KubeObject, validateTree } from '../synth';
+import { chartObjects, kindStage, KubeObject, Stage, STAGES, validateTree } from '../synth';
 
 /**
  * How the Pulumi program installs third-party charts:
@@ -12,9 +12,7 @@ import { chartObjects, KubeObject, validateTree } from '../synth';
 export type ChartMode = 'flux' | 'repository' | 'local';
 export const CHART_MODES: readonly ChartMode[] = ['flux', 'repository', 'local'];
 
-/** Deployment stages, applied in this order. */
-export const STAGES = ['crds', 'namespaces', 'config', 'operators', 'instances'] as const;
-export type Stage = (typeof STAGES)[number];
+export { STAGES, Stage };
 
 export interface ManifestStep {
   readonly kind: 'manifests';
@@ -46,37 +44,9 @@ export interface PlanOptions {
   readonly chartsDir?: string;
 }
 
-const CLUSTER_SCOPED_CONFIG = new Set([
-  'PriorityClass',
-  'StorageClass',
-  'ClusterRole',
-  'ClusterRoleBinding',
-  'ValidatingAdmissionPolicy',
-  'ValidatingAdmissionPolicyBinding',
-  'PersistentVolume',
-]);
-const INSTANCE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'Pod']);
-const BUILTIN_CONFIG = new Set([
-  'ResourceQuota',
-  'LimitRange',
-  'NetworkPolicy',
-  'ServiceAccount',
-  'Secret',
-  'ConfigMap',
-  'PersistentVolumeClaim',
-  'Role',
-  'RoleBinding',
-  'Service',
-]);
-
-/** Stage of one object: definitions, namespaces, configuration, operators, then instances. */
+/** Stage of one object; a chart release's own objects (Flux mode) install an operator. */
 export function stageOf(o: KubeObject, fromChartRelease: boolean): Stage {
-  if (o.kind === 'CustomResourceDefinition') return 'crds';
-  if (o.kind === 'Namespace') return 'namespaces';
-  if (fromChartRelease) return 'operators';
-  if (CLUSTER_SCOPED_CONFIG.has(o.kind) || BUILTIN_CONFIG.has(o.kind)) return 'config';
-  if (INSTANCE_KINDS.has(o.kind)) return 'instances';
-  return 'instances'; // custom resources: their operators come first
+  return fromChartRelease && o.kind !== 'Namespace' ? 'operators' : kindStage(o.kind);
 }
 
 /**

@@ -124,6 +124,11 @@ describe('config: every error names file, line, column and field', () => {
     ]);
   });
 
+  it('refuses the reserved pool name "ungranted"', () => {
+    const [e] = errorsOf(acmeWith([['name: l4', 'name: ungranted'], ['l4: 4 }', 'ungranted: 4 }'], ['l4: 4 }', 'ungranted: 4 }']]));
+    assert.equal(e, 'platform.yaml:17:15 spec.gpu.pools[1].name: "ungranted" is reserved (tenants have a gpu-ungranted quota); choose another pool name');
+  });
+
   it('refuses reserved namespace names for tenants', () => {
     for (const [name, why] of [
       ['kube-system', 'is reserved by Kubernetes'],

@@ -134,6 +134,17 @@ describe('Tenant', () => {
   });
 });
 
+describe('TenantNetworkGuard', () => {
+  it('refuses NetworkPolicy writes in tenant namespaces to every tenant group', () => {
+    const { objects } = synthFile(ACME);
+    const policy = find(objects, 'ValidatingAdmissionPolicy', 'mlplat-tenant-network-policies');
+    assert.deepEqual(policy.spec.matchConstraints.resourceRules[0].resources, ['networkpolicies']);
+    assert.deepEqual(policy.spec.matchConstraints.resourceRules[0].operations, ['CREATE', 'UPDATE', 'DELETE']);
+    assert.equal(policy.spec.validations[0].expression, '!request.userInfo.groups.exists(g, g in ["oidc:ml-engineers","oidc:research"])');
+    assert.equal(find(objects, 'ValidatingAdmissionPolicyBinding', 'mlplat-tenant-network-policies').spec.policyName, policy.metadata.name);
+  });
+});
+
 describe('acme tenants', () => {
   it('grant exactly the pools of the config', () => {
     const { objects, platform } = synthFile(ACME);

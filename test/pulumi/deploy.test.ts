@@ -46,6 +46,7 @@ describe('PlatformDeployment with Pulumi mocks', () => {
     assert.deepEqual(groups.sort(), [
       'gpu-operator-config',
       'gpu-operator-namespaces',
+      'tenancy-config',
       'tenant-research-config',
       'tenant-research-namespaces',
       'tenant-serving-config',

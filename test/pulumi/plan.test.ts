@@ -19,6 +19,7 @@ describe('Pulumi deployment plan', () => {
       'tenant-research-namespaces',
       'tenant-serving-namespaces',
       'gpu-operator-config',
+      'tenancy-config',
       'tenant-research-config',
       'tenant-serving-config',
       'gpu-operator-release-gpu-operator',
