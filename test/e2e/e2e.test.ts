@@ -1,0 +1,230 @@
+/**
+ * End-to-end suite: every example is synthesized and applied to a real, throw-away control plane
+ * (kube-apiserver, controller-manager, scheduler, etcd; kwok fakes the kubelets) with the real
+ * third-party CRDs. Run with `npm run test:e2e` (builds missing tools first).
+ *
+ * Adding an assertion: add an `it()` in `exampleSuite` (it gets the cluster, the synthesized
+ * files and the platform's construct tree), or a helper in ./lib.
+ */
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { App } from 'cdk8s';
+import { buildGlobex } from '../../examples/custom/platform';
+import { IGpuPool } from '../../constructs/gpu/pool';
+import { Tenant } from '../../constructs/tenancy/tenant';
+import { loadPlatform } from '../../lib/config/load';
+import { KubeObject, renderTree, SynthFile } from '../../lib/synth';
+import { MlPlatform, platformApp } from '../../stacks/platform';
+import { Cluster, waitFor } from './lib/cluster';
+import { thirdPartyCrds } from './lib/crds';
+import { fakeNodes } from './lib/nodes';
+import { loadTools, ToolsEnv } from './lib/tools';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const EXAMPLES: Record<string, () => { app: App; platform: MlPlatform }> = {
+  acme: () => platformApp(loadPlatform(path.join(ROOT, 'examples/acme/platform.yaml')).spec),
+  minimal: () => platformApp(loadPlatform(path.join(ROOT, 'examples/minimal/platform.yaml')).spec),
+  custom: buildGlobex,
+};
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
+
+let tools: ToolsEnv;
+let crds: object[];
+before(() => {
+  tools = loadTools();
+  crds = thirdPartyCrds();
+});
+
+for (const [name, build] of Object.entries(EXAMPLES)) {
+  describe(`example ${name}`, () => exampleSuite(name, build));
+}
+
+function exampleSuite(name: string, build: () => { app: App; platform: MlPlatform }): void {
+  let cluster: Cluster;
+  let files: SynthFile[];
+  let platform: MlPlatform;
+
+  before(async () => {
+    const built = build();
+    platform = built.platform;
+    files = renderTree(built.app);
+    cluster = Cluster.create(`mlplat-e2e-${name}`, tools);
+    for (const crd of crds) {
+      const r = cluster.apply(crd);
+      if (r.code !== 0) throw new Error(`CRD rejected: ${r.stderr}`);
+    }
+    cluster.mustKubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+    for (const node of fakeNodes(platform.gpu)) {
+      const r = cluster.apply(node);
+      if (r.code !== 0) throw new Error(`node rejected: ${r.stderr}`);
+    }
+    await waitFor('all fake nodes Ready', () => {
+      const nodes = cluster.get<{ items: any[] }>(['nodes']).items;
+      return nodes.every((n) => n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True')) ? true : undefined;
+    });
+  });
+
+  after(() => cluster?.delete());
+
+  it('accepts every synthesized object with server-side apply (0 rejections)', () => {
+    const rejections: string[] = [];
+    let applied = 0;
+    for (const f of files) {
+      for (const o of f.objects) {
+        const r = cluster.apply(o);
+        if (r.code === 0) applied++;
+        else rejections.push(`${f.name}: ${label(o)}\n    ${r.stderr.trim().replace(/\n/g, '\n    ')}`);
+      }
+    }
+    assert.deepEqual(rejections, [], `${rejections.length} rejected:\n${rejections.join('\n')}`);
+    assert.ok(applied > 0);
+  });
+
+  it('brings every Deployment, StatefulSet and DaemonSet the platform owns to Available', async () => {
+    const workloads = files.flatMap((f) => f.objects).filter((o) => WORKLOAD_KINDS.has(o.kind));
+    for (const w of workloads) {
+      await waitFor(`${label(w)} available`, () => (isAvailable(cluster.get([w.kind.toLowerCase(), w.metadata.name, '-n', w.metadata.namespace!])) ? true : undefined), 180_000);
+    }
+  });
+
+  it('has every tenant quota computed by the quota controller', async () => {
+    for (const t of platform.tenants) {
+      await waitFor(`quotas of ${t.namespace}`, () => {
+        const items = cluster.get<{ items: any[] }>(['resourcequota', '-n', t.namespace]).items;
+        return items.length > 0 && items.every((q) => q.status?.hard) ? true : undefined;
+      });
+    }
+  });
+
+  it('schedules each tenant\'s GPU pods only onto the pools granted to it', async () => {
+    for (const tenant of platform.tenants) {
+      for (const [pool] of tenant.gpuGrants) {
+        const pod = gpuPod(`gpu-${pool.name}`, tenant, pool, 1);
+        const r = cluster.create(pod);
+        assert.equal(r.code, 0, `${tenant.name} on ${pool.name}: ${r.stderr}`);
+        const nodeName = await waitFor(`${tenant.name}/${pod.metadata.name} scheduled`, () => {
+          const p = cluster.get(['pod', pod.metadata.name, '-n', tenant.namespace]);
+          return p.spec.nodeName || undefined;
+        });
+        const node = cluster.get(['node', nodeName]);
+        assert.equal(node.metadata.labels['mlplat.io/gpu-pool'], pool.name, `${tenant.name}'s ${pool.name} pod landed on ${nodeName}`);
+      }
+    }
+  });
+
+  it('rejects a tenant pod that asks for a pool not granted to it', () => {
+    let checked = 0;
+    for (const tenant of platform.tenants) {
+      for (const pool of platform.gpu.pools.filter((p) => !tenant.gpuGrants.has(p))) {
+        const r = cluster.create(gpuPod(`ungranted-${pool.name}`, tenant, pool, 1));
+        assert.notEqual(r.code, 0, `${tenant.name} got pool ${pool.name}`);
+        assert.match(r.stderr, new RegExp(`GPU pool ${pool.name} is not granted to this tenant|exceeded quota`));
+        checked++;
+      }
+      // A GPU request that names no pool at all is refused too.
+      const anyPool = platform.gpu.pools[0];
+      if (anyPool) {
+        const bare = gpuPod('no-pool', tenant, anyPool, 1) as any;
+        delete bare.spec.priorityClassName;
+        const r = cluster.create(bare);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /must name their pool/);
+      }
+    }
+    assert.ok(checked > 0 || platform.tenants.every((t) => t.gpuGrants.size === platform.gpu.pools.length));
+  });
+
+  it('rejects a tenant pod over its per-pool GPU quota', () => {
+    for (const tenant of platform.tenants) {
+      for (const [pool, gpus] of tenant.gpuGrants) {
+        const units = gpus * pool.unitsPerGpu;
+        const r = cluster.create(gpuPod(`over-${pool.name}`, tenant, pool, units + 1));
+        assert.notEqual(r.code, 0, `${tenant.name} exceeded ${pool.name}`);
+        assert.match(r.stderr, new RegExp(`exceeded quota: gpu-${pool.name}`));
+      }
+    }
+  });
+
+  it('rejects a privileged pod in a tenant namespace', () => {
+    for (const tenant of platform.tenants) {
+      const pod = cpuPod('privileged', tenant) as any;
+      pod.spec.containers[0].securityContext = { privileged: true };
+      const r = cluster.create(pod);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /violates PodSecurity "restricted/);
+    }
+  });
+
+  it('lets tenant groups work in their namespace only, and not loosen its network isolation', () => {
+    for (const tenant of platform.tenants) {
+      const as = ['--as', `e2e-${tenant.name}`, ...tenant.kubernetesGroups.flatMap((g) => ['--as-group', g])];
+      assert.equal(cluster.kubectl(['auth', 'can-i', 'create', 'pods', '-n', tenant.namespace, ...as]).stdout.trim(), 'yes');
+      const other = platform.tenants.find((t) => t !== tenant && !t.kubernetesGroups.some((g) => tenant.kubernetesGroups.includes(g)));
+      if (other) assert.equal(cluster.kubectl(['auth', 'can-i', 'create', 'pods', '-n', other.namespace, ...as]).stdout.trim(), 'no');
+      const r = cluster.kubectl(['delete', 'networkpolicy', 'default-deny', '-n', tenant.namespace, ...as]);
+      assert.notEqual(r.code, 0, 'a tenant member deleted default-deny');
+      assert.match(r.stderr, /network isolation of tenant namespaces is managed by the platform/);
+    }
+  });
+
+  it('deploys with `pulumi up`, previews no changes, and destroys', { skip: pulumiSkipReason() }, () => {
+    assert.fail('unreachable while skipped');
+  });
+}
+
+function pulumiSkipReason(): string | false {
+  // Evaluated at definition time, before `before()` loaded the tools: look at the cache directly.
+  const t = safeTools();
+  return t && t.pulumiReady
+    ? false
+    : 'pulumi-language-nodejs and pulumi-resource-kubernetes are not available: their Go modules are refused by the module proxy this machine reaches (see test/e2e/tools/README.md)';
+}
+
+function safeTools(): ToolsEnv | undefined {
+  try {
+    return loadTools();
+  } catch {
+    return undefined;
+  }
+}
+
+function label(o: KubeObject): string {
+  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}`;
+}
+
+function isAvailable(w: any): boolean {
+  if (w.kind === 'Deployment') return w.status?.conditions?.some((c: any) => c.type === 'Available' && c.status === 'True') ?? false;
+  if (w.kind === 'StatefulSet') return (w.status?.readyReplicas ?? 0) === (w.spec.replicas ?? 1);
+  return (w.status?.desiredNumberScheduled ?? 0) > 0 && w.status.numberReady === w.status.desiredNumberScheduled;
+}
+
+/** A pod that passes Pod Security `restricted`. */
+function cpuPod(name: string, tenant: Tenant) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: tenant.namespace },
+    spec: {
+      serviceAccountName: tenant.serviceAccountName,
+      automountServiceAccountToken: false,
+      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'main',
+          image: 'registry.k8s.io/pause:3.10',
+          resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '64Mi' } as Record<string, string> },
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } as Record<string, unknown>,
+        },
+      ],
+    } as Record<string, any>,
+  };
+}
+
+/** A restricted pod on `pool`, asking for `units` of the pool's resource. */
+function gpuPod(name: string, tenant: Tenant, pool: IGpuPool, units: number) {
+  const pod = cpuPod(name, tenant);
+  Object.assign(pod.spec, pool.placement());
+  pod.spec.containers[0].resources.limits[pool.resourceName] = String(units);
+  return pod;
+}
