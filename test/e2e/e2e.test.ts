@@ -67,6 +67,15 @@ function exampleSuite(name: string, build: () => { app: App; platform: MlPlatfor
 
   after(() => cluster?.delete());
 
+  it('runs the API server with the admission plugins of a real cluster', () => {
+    const metrics = cluster.mustKubectl(['get', '--raw', '/metrics']);
+    const active = new Set([...metrics.matchAll(/apiserver_admission_controller_admission_duration_seconds_count\{name="(\w+)"/g)].map((m) => m[1]));
+    for (const plugin of ['PodSecurity', 'ResourceQuota', 'LimitRanger', 'NodeRestriction', 'ValidatingAdmissionPolicy', 'Priority']) {
+      assert.ok(active.has(plugin), `${plugin} is not active (active: ${[...active].sort().join(', ')})`);
+    }
+    assert.match(cluster.mustKubectl(['version', '-o', 'json']), new RegExp(`"gitVersion": "${tools.k8sVersion}"`));
+  });
+
   it('accepts every synthesized object with server-side apply (0 rejections)', () => {
     const rejections: string[] = [];
     let applied = 0;

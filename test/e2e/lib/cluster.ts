@@ -26,7 +26,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 /**
- * A throw-away control plane on loopback: etcd, kube-apiserver (with Pod Security, ResourceQuota,
+ * A throw-away control plane (run.ts starts the suite in a network namespace that has only
+ * loopback): etcd, kube-apiserver (with Pod Security, ResourceQuota,
  * LimitRanger, NodeRestriction and ValidatingAdmissionPolicy), controller-manager, scheduler and
  * kwok, started by kwokctl's binary runtime from the cached binaries. Deleted on `delete()`,
  * and on process exit or interrupt if the suite dies.
@@ -42,7 +43,8 @@ export class Cluster {
       '--wait', '180s',
       '--kubeconfig', cluster.kubeconfig,
       '--extra-args', `kube-apiserver=enable-admission-plugins=${EXTRA_ADMISSION.join(',')}`,
-      '--extra-args', 'kube-apiserver=bind-address=127.0.0.1',
+      // The suite's network namespace has no default route to derive an address from.
+      '--extra-args', 'kube-apiserver=advertise-address=127.0.0.1',
     ]);
     if (r.code !== 0) {
       cluster.delete();

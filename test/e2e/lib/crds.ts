@@ -10,7 +10,12 @@ import { CrdSource, VERSIONS } from '../../../lib/versions';
  * at the versions in the versions catalog (`go mod download`, then their CRD YAML); never copied
  * into the repo. The module cache makes repeated runs free.
  */
+/** Where run.ts hands the prefetched CRDs to the suite it starts in a network namespace. */
+export const CRDS_JSON_ENV = 'MLPLAT_E2E_CRDS_JSON';
+
 export function thirdPartyCrds(sources: readonly CrdSource[] = Object.values(VERSIONS.crds)): object[] {
+  const handed = process.env[CRDS_JSON_ENV];
+  if (handed) return JSON.parse(fs.readFileSync(handed, 'utf8')) as object[];
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'mlplat-crds-'));
   try {
     // go mod download needs a module context; an empty go.mod is enough.

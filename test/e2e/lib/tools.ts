@@ -20,8 +20,12 @@ export interface ToolsEnv {
  */
 let loaded: ToolsEnv | undefined;
 
+/** Where run.ts hands the loaded tools to the suite it starts in a network namespace. */
+export const TOOLS_JSON_ENV = 'MLPLAT_E2E_TOOLS_JSON';
+
 export function loadTools(): ToolsEnv {
-  loaded ??= buildAndLoad();
+  const handed = process.env[TOOLS_JSON_ENV];
+  loaded ??= handed ? (JSON.parse(fs.readFileSync(handed, 'utf8')) as ToolsEnv) : buildAndLoad();
   return loaded;
 }
 

@@ -74,7 +74,7 @@ if [[ -f $REPO_ROOT/package-lock.json ]]; then
     pkg=${pair%%=*} want=${pair#*=}
     got=$(lock_version "$pkg")
     [[ -z $got || v$got == "$want" ]] ||
-      die "versions.env pins $pkg-matching tool at $want but package-lock.json has $pkg $got"
+      die "versions.env pins $want for $pkg but package-lock.json has $got"
   done
 fi
 
@@ -104,6 +104,7 @@ ensure_tool() {
     start=$(date +%s)
     tmp=$(mktemp -d "$CACHE/.tmp.$name.XXXXXX")
     TMP_DIRS+=("$tmp")
+    chmod 755 "$tmp" # mktemp makes it 0700
     mkdir -p "$tmp/bin"
     "$fn" "$tmp/bin"
     has_bins "$tmp" "${bins[@]}" || die "$name: build finished without producing: ${bins[*]}"
