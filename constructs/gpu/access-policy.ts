@@ -1,5 +1,5 @@
-import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
+import { AdmissionPolicy } from '../../lib/admission-policy';
 import { MLPLAT_PREFIX } from '../../lib/naming';
 import { POOL_LABEL, POOL_PRIORITY_CLASS_PREFIX } from './pool';
 
@@ -8,7 +8,62 @@ export const TENANT_LABEL = `${MLPLAT_PREFIX}/tenant`;
 /** Namespace annotation listing the GPU pools granted to the tenant, comma-separated. */
 export const GRANTED_POOLS_ANNOTATION = `${MLPLAT_PREFIX}/gpu-pools`;
 
+/** Selects every tenant namespace. */
+export const TENANT_NAMESPACES = { matchExpressions: [{ key: TENANT_LABEL, operator: 'Exists' }] };
+
 const POLICY_NAME = 'mlplat-gpu-pool-access';
+
+const PREFIX_LENGTH = POOL_PRIORITY_CLASS_PREFIX.length;
+
+const VARIABLES = [
+  {
+    name: 'granted',
+    expression:
+      `has(namespaceObject.metadata.annotations) && '${GRANTED_POOLS_ANNOTATION}' in namespaceObject.metadata.annotations` +
+      ` && namespaceObject.metadata.annotations['${GRANTED_POOLS_ANNOTATION}'] != ''` +
+      ` ? namespaceObject.metadata.annotations['${GRANTED_POOLS_ANNOTATION}'].split(',') : []`,
+  },
+  {
+    name: 'containers',
+    expression: 'object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])',
+  },
+  {
+    name: 'requestsGpu',
+    expression:
+      "variables.containers.exists(c, has(c.resources) && ((has(c.resources.requests) && c.resources.requests.exists(r, r.startsWith('nvidia.com/')))" +
+      " || (has(c.resources.limits) && c.resources.limits.exists(r, r.startsWith('nvidia.com/')))))",
+  },
+  {
+    name: 'pool',
+    expression:
+      `has(object.spec.priorityClassName) && object.spec.priorityClassName.startsWith('${POOL_PRIORITY_CLASS_PREFIX}')` +
+      ` ? object.spec.priorityClassName.substring(${PREFIX_LENGTH}) : ''`,
+  },
+];
+
+const VALIDATIONS = [
+  {
+    expression: "!variables.requestsGpu || variables.pool != ''",
+    messageExpression: `'pods that request GPUs must name their pool with priorityClassName ${POOL_PRIORITY_CLASS_PREFIX}<pool>; pools granted to this tenant: ' + (size(variables.granted) == 0 ? 'none' : variables.granted.join(', '))`,
+  },
+  {
+    expression: "variables.pool == '' || variables.pool in variables.granted",
+    messageExpression: `'GPU pool ' + variables.pool + ' is not granted to this tenant; granted: ' + (size(variables.granted) == 0 ? 'none' : variables.granted.join(', '))`,
+  },
+  {
+    expression: `variables.pool == '' || (has(object.spec.nodeSelector) && '${POOL_LABEL}' in object.spec.nodeSelector && object.spec.nodeSelector['${POOL_LABEL}'] == variables.pool)`,
+    messageExpression: `'a pod of GPU pool ' + variables.pool + ' must set nodeSelector ${POOL_LABEL}: ' + variables.pool`,
+  },
+  {
+    expression: `!has(object.spec.tolerations) || object.spec.tolerations.all(t, has(t.key) && t.key != '' && (t.key != '${POOL_LABEL}' || (variables.pool != '' && has(t.value) && t.value == variables.pool)))`,
+    message: `tenant pods may not tolerate every taint, nor the ${POOL_LABEL} taint of a pool other than the one their priority class names`,
+  },
+  {
+    // spec.nodeName skips the scheduler, and with it taints and pool selection.
+    expression: "request.operation != 'CREATE' || !has(object.spec.nodeName) || object.spec.nodeName == ''",
+    message: 'tenant pods may not set spec.nodeName: it bypasses scheduling, taints and GPU pool selection',
+  },
+];
 
 /**
  * A ValidatingAdmissionPolicy that keeps tenant pods on the GPU pools granted to them:
@@ -22,82 +77,12 @@ export class GpuAccessPolicy extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    const prefixLength = POOL_PRIORITY_CLASS_PREFIX.length;
-    const tenantNamespaces = { matchExpressions: [{ key: TENANT_LABEL, operator: 'Exists' }] };
-    new ApiObject(this, 'Resource', {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name: POLICY_NAME },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: {
-          resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] }],
-          namespaceSelector: tenantNamespaces,
-        },
-        variables: [
-          {
-            name: 'granted',
-            expression:
-              `has(namespaceObject.metadata.annotations) && '${GRANTED_POOLS_ANNOTATION}' in namespaceObject.metadata.annotations` +
-              ` && namespaceObject.metadata.annotations['${GRANTED_POOLS_ANNOTATION}'] != ''` +
-              ` ? namespaceObject.metadata.annotations['${GRANTED_POOLS_ANNOTATION}'].split(',') : []`,
-          },
-          {
-            name: 'containers',
-            expression: 'object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])',
-          },
-          {
-            name: 'requestsGpu',
-            expression:
-              "variables.containers.exists(c, has(c.resources) && ((has(c.resources.requests) && c.resources.requests.exists(r, r.startsWith('nvidia.com/')))" +
-              " || (has(c.resources.limits) && c.resources.limits.exists(r, r.startsWith('nvidia.com/')))))",
-          },
-          {
-            name: 'pool',
-            expression:
-              `has(object.spec.priorityClassName) && object.spec.priorityClassName.startsWith('${POOL_PRIORITY_CLASS_PREFIX}')` +
-              ` ? object.spec.priorityClassName.substring(${prefixLength}) : ''`,
-          },
-        ],
-        validations: [
-          {
-            expression: "!variables.requestsGpu || variables.pool != ''",
-            messageExpression: `'pods that request GPUs must name their pool with priorityClassName ${POOL_PRIORITY_CLASS_PREFIX}<pool>; pools granted to this tenant: ' + (size(variables.granted) == 0 ? 'none' : variables.granted.join(', '))`,
-            reason: 'Forbidden',
-          },
-          {
-            expression: "variables.pool == '' || variables.pool in variables.granted",
-            messageExpression: `'GPU pool ' + variables.pool + ' is not granted to this tenant; granted: ' + (size(variables.granted) == 0 ? 'none' : variables.granted.join(', '))`,
-            reason: 'Forbidden',
-          },
-          {
-            expression: `variables.pool == '' || (has(object.spec.nodeSelector) && '${POOL_LABEL}' in object.spec.nodeSelector && object.spec.nodeSelector['${POOL_LABEL}'] == variables.pool)`,
-            messageExpression: `'a pod of GPU pool ' + variables.pool + ' must set nodeSelector ${POOL_LABEL}: ' + variables.pool`,
-            reason: 'Forbidden',
-          },
-          {
-            expression: `!has(object.spec.tolerations) || object.spec.tolerations.all(t, has(t.key) && t.key != '' && (t.key != '${POOL_LABEL}' || (variables.pool != '' && has(t.value) && t.value == variables.pool)))`,
-            message: `tenant pods may not tolerate every taint, nor the ${POOL_LABEL} taint of a pool other than the one their priority class names`,
-            reason: 'Forbidden',
-          },
-          {
-            // spec.nodeName skips the scheduler, and with it taints and pool selection.
-            expression: "request.operation != 'CREATE' || !has(object.spec.nodeName) || object.spec.nodeName == ''",
-            message: 'tenant pods may not set spec.nodeName: it bypasses scheduling, taints and GPU pool selection',
-            reason: 'Forbidden',
-          },
-        ],
-      },
-    });
-    new ApiObject(this, 'Binding', {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name: POLICY_NAME },
-      spec: {
-        policyName: POLICY_NAME,
-        validationActions: ['Deny'],
-        matchResources: { namespaceSelector: tenantNamespaces },
-      },
+    new AdmissionPolicy(this, 'Policy', {
+      name: POLICY_NAME,
+      resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['pods'] }],
+      namespaceSelector: TENANT_NAMESPACES,
+      variables: VARIABLES,
+      validations: VALIDATIONS,
     });
   }
 }

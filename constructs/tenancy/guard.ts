@@ -1,9 +1,8 @@
-import { ApiObject, Lazy } from 'cdk8s';
+import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { TENANT_LABEL } from '../gpu/access-policy';
+import { AdmissionPolicy } from '../../lib/admission-policy';
+import { TENANT_NAMESPACES } from '../gpu/access-policy';
 import { ITenant } from './tenant';
-
-const POLICY_NAME = 'mlplat-tenant-network-policies';
 
 /**
  * Keeps tenant members from rewriting their namespace's network isolation. The `edit` role they
@@ -16,40 +15,18 @@ export class TenantNetworkGuard extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    const tenantNamespaces = { matchExpressions: [{ key: TENANT_LABEL, operator: 'Exists' }] };
-    new ApiObject(this, 'Resource', {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name: POLICY_NAME },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: {
-          resourceRules: [
-            {
-              apiGroups: ['networking.k8s.io'],
-              apiVersions: ['*'],
-              operations: ['CREATE', 'UPDATE', 'DELETE'],
-              resources: ['networkpolicies'],
-            },
-          ],
-          namespaceSelector: tenantNamespaces,
+    new AdmissionPolicy(this, 'Policy', {
+      name: 'mlplat-tenant-network-policies',
+      resourceRules: [
+        { apiGroups: ['networking.k8s.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['networkpolicies'] },
+      ],
+      namespaceSelector: TENANT_NAMESPACES,
+      validations: [
+        {
+          expression: Lazy.any({ produce: () => `!request.userInfo.groups.exists(g, g in ${JSON.stringify(this.groups())})` }),
+          message: 'network isolation of tenant namespaces is managed by the platform; ask a platform admin to change it',
         },
-        validations: [
-          {
-            expression: Lazy.any({
-              produce: () => `!request.userInfo.groups.exists(g, g in ${JSON.stringify(this.groups())})`,
-            }),
-            message: 'network isolation of tenant namespaces is managed by the platform; ask a platform admin to change it',
-            reason: 'Forbidden',
-          },
-        ],
-      },
-    });
-    new ApiObject(this, 'Binding', {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name: POLICY_NAME },
-      spec: { policyName: POLICY_NAME, validationActions: ['Deny'], matchResources: { namespaceSelector: tenantNamespaces } },
+      ],
     });
   }
 
