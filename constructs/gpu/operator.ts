@@ -1,5 +1,5 @@
 import { Lazy } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-28';
+import { k8s } from '../../lib/k8s';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { ChartRelease } from '../../lib/chart-release';

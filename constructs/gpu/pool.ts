@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { k8s } from 'cdk8s-plus-28';
+import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
 import { findGpuModel, GpuModelInfo } from './models';
 import { resolveMigLayout } from './mig';

@@ -1,5 +1,5 @@
 import { ApiObject, Lazy } from 'cdk8s';
-import { k8s } from 'cdk8s-plus-28';
+import { k8s } from '../../lib/k8s';
 import { Construct } from 'constructs';
 import { PlatformContext } from '../../lib/context';
 import { MLPLAT_PREFIX, reservedNamespaceReason } from '../../lib/naming';

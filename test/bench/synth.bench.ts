@@ -5,6 +5,7 @@
  * Measures, in one process: module load, acme config load+validate, acme render, and render
  * time for 10…400 tenants with our per-chart renderer, and the same trees with cdk8s App.synth().
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -46,6 +47,11 @@ const acme = path.resolve(__dirname, '../../examples/acme/platform.yaml');
 console.log(`module load                         ${loadMs.toFixed(0)} ms`);
 console.log(`acme: load + validate config        ${timeIt(() => loadPlatform(acme)).toFixed(1)} ms`);
 console.log(`acme: build tree + render + YAML    ${timeIt(() => renderTree(platformApp(loadPlatform(acme).spec).app).map((f) => toYaml(f.objects))).toFixed(1)} ms`);
+const cliOut = fs.mkdtempSync(path.join(os.tmpdir(), 'mlplat-bench-cli-'));
+const cliMs = timeIt(() => {
+  spawnSync(process.execPath, [path.resolve(__dirname, '../../bin/mlplat.js'), 'synth', acme, '--out', path.join(cliOut, 'acme')]);
+});
+console.log(`acme: whole CLI process (mlplat synth) ${cliMs.toFixed(0)} ms  (node start + module load + synth + write)`);
 console.log('\ntenants  charts  objects  mlplat renderTree  cdk8s App.synth()');
 for (const n of [10, 50, 100, 200, 400]) {
   let objects = 0;
