@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { App } from 'cdk8s';
+import { GpuSmokeTest } from '../examples/custom/gpu-smoke-test';
 import { buildGlobex } from '../examples/custom/platform';
 import { loadPlatform } from '../lib/config/load';
 import { renderTree, toYaml } from '../lib/synth';
@@ -54,5 +55,8 @@ describe('examples match their golden output', () => {
     const podSpec = (cron[1] as any).spec.jobTemplate.spec.template.spec;
     assert.equal(podSpec.priorityClassName, 'mlplat-gpu-h100');
     assert.deepEqual(podSpec.containers[0].resources.limits['nvidia.com/mig-3g.40gb'], 1);
+    const nlp = platform.tenants.find((t) => t.name === 'nlp')!;
+    const l40s = platform.gpu.pool('l40s');
+    assert.throws(() => new GpuSmokeTest(platform, 'Ungranted', { tenant: nlp, pool: l40s }), /pool "l40s" is not granted to tenant "nlp"/);
   });
 });

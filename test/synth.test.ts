@@ -46,6 +46,20 @@ describe('renderTree', () => {
     });
   });
 
+  it('refuses two components with the same name', () => {
+    const app = new App();
+    PlatformContext.attach(app, { client: 'c', domain: 'd.example' });
+    new ComponentChart(app, 'A', { name: 'same', component: 'x', order: 1 });
+    new ComponentChart(app, 'B', { name: 'same', component: 'x', order: 2 });
+    assert.throws(() => renderTree(app), /two components are named "same"/);
+  });
+
+  it('refuses a tenant defined twice on a platform', () => {
+    const platform = new MlPlatform(new App(), 'P', { client: 'c', domain: 'd.example' });
+    platform.addTenant('team', { groups: ['g'], cpu: '1', memory: '1Gi' });
+    assert.throws(() => platform.addTenant('team', { groups: ['g'], cpu: '1', memory: '1Gi' }), /tenant "team" is defined twice/);
+  });
+
   it('refuses a chart release that depends on a release of another tree', () => {
     const a = testChart();
     const b = testChart();
