@@ -28,6 +28,11 @@ export interface AdmissionPolicyProps {
    * @default - none
    */
   readonly variables?: ReadonlyArray<{ readonly name: string; readonly expression: string }>;
+  /**
+   * CEL conditions a request must meet for the policy to be evaluated at all.
+   * @default - every matched request is evaluated
+   */
+  readonly matchConditions?: ReadonlyArray<{ readonly name: string; readonly expression: string }>;
   readonly validations: readonly PolicyValidation[];
 }
 
@@ -49,6 +54,7 @@ export class AdmissionPolicy extends Construct {
       spec: {
         failurePolicy: 'Fail',
         matchConstraints: { resourceRules: props.resourceRules, namespaceSelector: props.namespaceSelector },
+        ...(props.matchConditions?.length ? { matchConditions: props.matchConditions } : {}),
         ...(props.variables?.length ? { variables: props.variables } : {}),
         validations: props.validations.map((v) => ({ ...v, reason: v.reason ?? 'Forbidden' })),
       },

@@ -5,7 +5,7 @@ import { PlatformContext, PlatformContextProps } from '../lib/context';
 import { PlatformSpec } from '../lib/config/schema';
 import { objectInvariants } from '../lib/invariants';
 import { GpuOperator, GpuOperatorOptions } from '../constructs/gpu/operator';
-import { TenantNetworkGuard } from '../constructs/tenancy/guard';
+import { TenantGuard } from '../constructs/tenancy/guard';
 import { Tenant, TenantOptions } from '../constructs/tenancy/tenant';
 
 /** Apply order of the components: what others depend on comes first. */
@@ -48,14 +48,15 @@ export class MlPlatform extends Construct {
         memory: t.quota.memory,
         allowInternetEgress: t.allowInternetEgress,
       });
-      for (const [pool, gpus] of Object.entries(t.quota.gpus)) tenant.grantGpus(platform.gpu.pool(pool), gpus);
+      // A pool listed with 0 GPUs is not granted.
+      for (const [pool, gpus] of Object.entries(t.quota.gpus)) if (gpus > 0) tenant.grantGpus(platform.gpu.pool(pool), gpus);
     }
     return platform;
   }
 
   readonly context: PlatformContext;
   readonly gpu: GpuOperator;
-  readonly networkGuard: TenantNetworkGuard;
+  readonly tenantGuard: TenantGuard;
   private readonly tenantList: Tenant[] = [];
 
   constructor(scope: Construct, id: string, props: MlPlatformProps) {
@@ -64,7 +65,7 @@ export class MlPlatform extends Construct {
     const gpuChart = new ComponentChart(this, 'Gpu', { name: 'gpu-operator', component: 'gpu', order: COMPONENT_ORDER.gpu });
     this.gpu = new GpuOperator(gpuChart, 'GpuOperator', props.gpu);
     const tenancyChart = new ComponentChart(this, 'Tenancy', { name: 'tenancy', component: 'tenancy', order: COMPONENT_ORDER.tenancy });
-    this.networkGuard = new TenantNetworkGuard(tenancyChart, 'NetworkGuard');
+    this.tenantGuard = new TenantGuard(tenancyChart, 'Guard');
     this.node.addValidation({ validate: () => objectInvariants(this) });
   }
 
@@ -78,7 +79,7 @@ export class MlPlatform extends Construct {
     const chart = new ComponentChart(this, `Tenant-${name}`, { name: `tenant-${name}`, component: 'tenancy', order: COMPONENT_ORDER.tenants });
     const tenant = new Tenant(chart, 'Tenant', { name, gpus: this.gpu, ...options });
     this.tenantList.push(tenant);
-    this.networkGuard.addTenant(tenant);
+    this.tenantGuard.addTenant(tenant);
     return tenant;
   }
 }

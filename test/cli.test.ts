@@ -88,7 +88,7 @@ describe('mlplat synth', () => {
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 34 objects in 4 files/);
+    assert.match(r.out, /synthesized acme: 38 objects in 4 files/);
   });
 
   it('defaults to the bundled example and dist/<client>/', () => {

@@ -73,7 +73,7 @@ export class GpuOperator extends Construct implements IGpuFleet {
     });
 
     this.addConfigMaps();
-    new GpuAccessPolicy(this, 'AccessPolicy');
+    new GpuAccessPolicy(this, 'AccessPolicy', { pools: () => this.poolList });
 
     const chart = ctx.versions.charts.gpuOperator;
     const tolerations: GpuOperatorToleration[] = [

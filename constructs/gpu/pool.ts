@@ -13,6 +13,16 @@ export const DEVICE_PLUGIN_CONFIG_LABEL = 'nvidia.com/device-plugin.config';
 /** Node label the MIG manager reads to pick a MIG layout. */
 export const MIG_CONFIG_LABEL = 'nvidia.com/mig.config';
 
+/** Suffix of the tenant quota `gpu-<suffix>` that caps GPUs outside granted pools. */
+export const UNGRANTED_QUOTA_SUFFIX = 'ungranted';
+
+/** Pool names that would collide with a config key or object name mlplat already uses. */
+export const RESERVED_POOL_NAMES: Readonly<Record<string, string>> = {
+  default: 'it names the device-plugin config of GPU nodes outside any pool',
+  'all-disabled': 'it names the MIG layout of GPU nodes outside any pool',
+  [UNGRANTED_QUOTA_SUFFIX]: `tenants have a gpu-${UNGRANTED_QUOTA_SUFFIX} quota`,
+};
+
 export type GpuSharing =
   | { readonly mode: 'timeSlicing'; readonly replicas: number }
   | { readonly mode: 'mig'; readonly profile: string };
@@ -69,7 +79,7 @@ export interface IGpuPool {
   readonly nodeTaints: readonly NodeTaint[];
   /** Device-plugin config for the pool's nodes (NVIDIA k8s-device-plugin config v1). */
   readonly devicePluginConfig: Record<string, unknown>;
-  /** MIG layout name (`all-<profile>`) and its mig-parted entry, for MIG pools. */
+  /** MIG config name (the pool's name, the value of its nodes' mig.config label) and its mig-parted devices, for MIG pools. */
   readonly migConfig: { readonly name: string; readonly devices: Record<string, number> } | undefined;
   /** Scheduling settings for a pod that runs on this pool. */
   placement(): PoolPlacement;
@@ -98,6 +108,9 @@ export class GpuPool extends Construct implements IGpuPool {
 
   constructor(scope: Construct, id: string, props: GpuPoolProps) {
     // Checked before the construct joins the tree, so a refused pool leaves no trace.
+    if (props.name in RESERVED_POOL_NAMES) {
+      throw new Error(`GPU pool name "${props.name}" is reserved: ${RESERVED_POOL_NAMES[props.name]}`);
+    }
     const exposure = exposureOf(props);
     super(scope, id);
     this.name = props.name;
@@ -172,7 +185,9 @@ function exposureOf(props: GpuPoolProps): Pick<IGpuPool, 'resourceName' | 'units
     return {
       resourceName: mig.layout.resourceName,
       unitsPerGpu: mig.layout.perGpu,
-      migConfig: { name: `all-${mig.layout.profile}`, devices: { [mig.layout.profile]: mig.layout.perGpu } },
+      // Keyed by pool, not by layout: the same profile name means different slice counts on
+      // different GPU models (1g.10gb: 7 on A100-80GB, 4 on A100-40GB).
+      migConfig: { name: props.name, devices: { [mig.layout.profile]: mig.layout.perGpu } },
     };
   }
   if (sharing?.mode === 'timeSlicing') {

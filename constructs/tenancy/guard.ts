@@ -5,17 +5,22 @@ import { TENANT_NAMESPACES } from '../gpu/access-policy';
 import { ITenant } from './tenant';
 
 /**
- * Keeps tenant members from rewriting their namespace's network isolation. The `edit` role they
- * hold may write NetworkPolicies, so without this a member could delete `default-deny` or add an
- * allow-all policy. Members of any tenant group are refused NetworkPolicy writes in tenant
- * namespaces; the platform's own deployer (not in a tenant group) is not affected.
+ * What tenant members may not do in tenant namespaces, enforced by the API server with
+ * ValidatingAdmissionPolicies:
+ * - rewrite network isolation: the `edit` role they hold may write NetworkPolicies, so a member
+ *   could delete `default-deny` or add an allow-all policy. Members of any tenant group are
+ *   refused NetworkPolicy writes; the platform's deployer (in no tenant group) is not affected;
+ * - give a Service `externalIPs`: kube-proxy would steer cluster-wide traffic for those
+ *   addresses into the tenant's pods (CVE-2020-8554);
+ * - raise a pod's scheduling priority (e.g. `system-cluster-critical`) to preempt other tenants'
+ *   pods: tenant pods run at priority 0 or below.
  */
-export class TenantNetworkGuard extends Construct {
+export class TenantGuard extends Construct {
   private readonly tenants: ITenant[] = [];
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    new AdmissionPolicy(this, 'Policy', {
+    new AdmissionPolicy(this, 'NetworkPolicies', {
       name: 'mlplat-tenant-network-policies',
       resourceRules: [
         { apiGroups: ['networking.k8s.io'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['networkpolicies'] },
@@ -25,6 +30,29 @@ export class TenantNetworkGuard extends Construct {
         {
           expression: Lazy.any({ produce: () => `!request.userInfo.groups.exists(g, g in ${JSON.stringify(this.groups())})` }),
           message: 'network isolation of tenant namespaces is managed by the platform; ask a platform admin to change it',
+        },
+      ],
+    });
+    new AdmissionPolicy(this, 'Services', {
+      name: 'mlplat-tenant-services',
+      resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['services'] }],
+      namespaceSelector: TENANT_NAMESPACES,
+      validations: [
+        {
+          expression: '!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0',
+          message: 'tenant Services may not set externalIPs: they would capture cluster-wide traffic for those addresses',
+        },
+      ],
+    });
+    new AdmissionPolicy(this, 'PodPriority', {
+      name: 'mlplat-tenant-pod-priority',
+      resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
+      namespaceSelector: TENANT_NAMESPACES,
+      validations: [
+        {
+          expression: '!has(object.spec.priority) || object.spec.priority <= 0',
+          messageExpression:
+            "'tenant pods may not raise their scheduling priority (priority class ' + (has(object.spec.priorityClassName) ? object.spec.priorityClassName : '') + ' has priority ' + string(object.spec.priority) + ')'",
         },
       ],
     });

@@ -5,13 +5,20 @@ import { PlatformContext } from '../../lib/context';
 import { MLPLAT_PREFIX, reservedNamespaceReason } from '../../lib/naming';
 import { GRANTED_POOLS_ANNOTATION, TENANT_LABEL } from '../gpu/access-policy';
 import { IGpuFleet } from '../gpu/operator';
-import { IGpuPool } from '../gpu/pool';
-
-/** The tenant quota `gpu-<this>` caps GPUs outside granted pools, so no pool may take this name. */
-export const UNGRANTED_QUOTA_SUFFIX = 'ungranted';
+import { IGpuPool, UNGRANTED_QUOTA_SUFFIX } from '../gpu/pool';
 
 /** Namespaces with this label hold services tenants may call (tracking server, storage, …). */
 export const TENANT_REACHABLE_LABEL = `${MLPLAT_PREFIX}/reachable-from-tenants`;
+
+/**
+ * Ranges that are not the internet: private networks (RFC 1918), shared address space used for
+ * pods on some clusters (RFC 6598), link-local (cloud metadata services with node credentials
+ * live at 169.254.169.254), loopback and "this network".
+ */
+export const NON_INTERNET_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', '127.0.0.0/8', '0.0.0.0/8'];
+
+/** Longest tenant name: `tenant-<name>` is a label value, at most 63 characters. */
+export const MAX_TENANT_NAME = 56;
 
 /** Per-container defaults a tenant namespace applies when a pod sets none. */
 export interface ContainerDefaults {
@@ -82,6 +89,7 @@ export class Tenant extends Construct implements ITenant {
   constructor(scope: Construct, id: string, props: TenantProps) {
     const reserved = reservedNamespaceReason(props.name);
     if (reserved) throw new Error(`tenant name "${props.name}" ${reserved}`);
+    if (props.name.length > MAX_TENANT_NAME) throw new Error(`tenant name "${props.name}" is longer than ${MAX_TENANT_NAME} characters`);
     if (props.groups.length === 0) throw new Error(`tenant "${props.name}": groups must list at least one SSO group`);
     super(scope, id);
     const ctx = PlatformContext.of(this);
@@ -119,6 +127,10 @@ export class Tenant extends Construct implements ITenant {
           'requests.cpu': k8s.Quantity.fromString(props.cpu),
           'requests.memory': k8s.Quantity.fromString(props.memory),
           'limits.memory': k8s.Quantity.fromString(props.memory),
+          // Tenants are reached through the platform's ingress, never through node ports or
+          // load balancers of their own.
+          'services.loadbalancers': k8s.Quantity.fromNumber(0),
+          'services.nodeports': k8s.Quantity.fromNumber(0),
         },
       },
     });
@@ -180,7 +192,9 @@ export class Tenant extends Construct implements ITenant {
    * `gpus × pool.unitsPerGpu` (MIG instances or time-slicing replicas).
    */
   grantGpus(pool: IGpuPool, gpus: number): void {
-    if (!Number.isInteger(gpus) || gpus < 0) throw new Error(`tenant "${this.name}": GPUs of pool "${pool.name}" must be a whole number ≥ 0 (got ${gpus})`);
+    if (!Number.isInteger(gpus) || gpus < 1) {
+      throw new Error(`tenant "${this.name}": GPUs of pool "${pool.name}" must be a whole number ≥ 1 (got ${gpus}); grant nothing to keep the tenant off the pool`);
+    }
     if (this.grants.has(pool)) throw new Error(`tenant "${this.name}": pool "${pool.name}" is granted twice`);
     if (this.fleet && !this.fleet.pools.includes(pool)) {
       throw new Error(`tenant "${this.name}": pool "${pool.name}" is not one of the platform's pools`);
@@ -195,7 +209,14 @@ export class Tenant extends Construct implements ITenant {
         annotations: { [`${MLPLAT_PREFIX}/physical-gpus`]: String(gpus) },
       },
       spec: {
-        hard: { [`requests.${pool.resourceName}`]: k8s.Quantity.fromNumber(gpus * pool.unitsPerGpu) },
+        // Pods of this pool may hold its own resource only; any other NVIDIA resource is capped at 0,
+        // so the pool's class cannot be used to take GPUs another pool's resource name counts.
+        hard: Object.fromEntries(
+          (this.fleet?.resourceNames ?? [pool.resourceName]).map((r) => [
+            `requests.${r}`,
+            k8s.Quantity.fromNumber(r === pool.resourceName ? gpus * pool.unitsPerGpu : 0),
+          ]),
+        ),
         scopeSelector: { matchExpressions: [{ scopeName: 'PriorityClass', operator: 'In', values: [pool.priorityClassName] }] },
       },
     });
@@ -239,7 +260,7 @@ export class Tenant extends Construct implements ITenant {
       policy('AllowInternet', 'allow-internet-egress', {
         podSelector: {},
         policyTypes: ['Egress'],
-        egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }] }],
+        egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: NON_INTERNET_RANGES } }] }],
       });
     }
   }

@@ -1,7 +1,8 @@
 import { findGpuModel } from '../../constructs/gpu/models';
 import { resolveMigLayout } from '../../constructs/gpu/mig';
 import { reservedNamespaceReason } from '../naming';
-import { UNGRANTED_QUOTA_SUFFIX as RESERVED_POOL_NAME } from '../../constructs/tenancy/tenant';
+import { RESERVED_POOL_NAMES } from '../../constructs/gpu/pool';
+import { MAX_TENANT_NAME } from '../../constructs/tenancy/tenant';
 
 /** A path into the config document, e.g. ['spec', 'gpu', 'pools', 1, 'name']. */
 export type ConfigPath = readonly (string | number)[];
@@ -32,13 +33,15 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
   const gpu = isObj(spec.gpu) ? spec.gpu : {};
   const pools = list(gpu.pools);
   const tenants = list(spec.tenants);
+  const access = isObj(spec.access) ? spec.access : {};
+  const prefix = typeof access.groupPrefix === 'string' ? access.groupPrefix : 'oidc:';
 
   const poolNames = uniqueNames(pools, ['spec', 'gpu', 'pools'], 'GPU pool', error);
   pools.forEach((pool, i) => {
     if (!isObj(pool)) return;
     const at = ['spec', 'gpu', 'pools', i];
-    if (pool.name === RESERVED_POOL_NAME) {
-      error([...at, 'name'], `"${RESERVED_POOL_NAME}" is reserved (tenants have a gpu-${RESERVED_POOL_NAME} quota); choose another pool name`);
+    if (typeof pool.name === 'string' && pool.name in RESERVED_POOL_NAMES) {
+      error([...at, 'name'], `"${pool.name}" is reserved (${RESERVED_POOL_NAMES[pool.name]}); choose another pool name`);
     }
     const model = str(pool.gpuModel);
     if (model === undefined) return;
@@ -65,6 +68,14 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
     const name = str(tenant.name);
     const reason = name === undefined ? undefined : reservedNamespaceReason(name);
     if (reason) error([...at, 'name'], `"${name}" ${reason}; choose another tenant name`);
+    if (name !== undefined && name.length > MAX_TENANT_NAME) {
+      error([...at, 'name'], `must be at most ${MAX_TENANT_NAME} characters (it also names the tenant's output file and labels)`);
+    }
+    for (const [g, group] of list(tenant.groups).entries()) {
+      if (typeof group === 'string' && `${prefix}${group}`.startsWith('system:')) {
+        error([...at, 'groups', g], `"${prefix}${group}" is a Kubernetes system group; tenant groups must be SSO groups (check spec.access.groupPrefix)`);
+      }
+    }
     const gpus = isObj(tenant.quota) && isObj(tenant.quota.gpus) ? tenant.quota.gpus : {};
     for (const pool of Object.keys(gpus)) {
       if (!poolNames.has(pool)) {

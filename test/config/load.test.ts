@@ -124,9 +124,22 @@ describe('config: every error names file, line, column and field', () => {
     ]);
   });
 
-  it('refuses the reserved pool name "ungranted"', () => {
+  it('refuses reserved pool names', () => {
     const [e] = errorsOf(acmeWith([['name: l4', 'name: ungranted'], ['l4: 4 }', 'ungranted: 4 }'], ['l4: 4 }', 'ungranted: 4 }']]));
     assert.equal(e, 'platform.yaml:17:15 spec.gpu.pools[1].name: "ungranted" is reserved (tenants have a gpu-ungranted quota); choose another pool name');
+    const [d] = errorsOf(acmeWith([['name: l4', 'name: default'], ['l4: 4 }', 'default: 4 }'], ['l4: 4 }', 'default: 4 }']]));
+    assert.match(d, /spec\.gpu\.pools\[1\]\.name: "default" is reserved \(it names the device-plugin config of GPU nodes outside any pool\)/);
+  });
+
+  it('limits tenant names to 56 characters and refuses system groups', () => {
+    const text = acmeWith([
+      ['name: serving', `name: ${'a'.repeat(57)}`],
+      ['groups: [ml-engineers]', 'groups: ["system:masters"]'],
+      ['domain: ml.acme.example', 'domain: ml.acme.example\n  access: { groupPrefix: "" }'],
+    ]);
+    const errors = errorsOf(text);
+    assert.ok(errors.includes("platform.yaml:27:13 spec.tenants[1].name: must be at most 56 characters (it also names the tenant's output file and labels)"), errors.join('\n'));
+    assert.ok(errors.some((e) => /spec\.tenants\[1\]\.groups\[0\]: "system:masters" is a Kubernetes system group/.test(e)), errors.join('\n'));
   });
 
   it('refuses reserved namespace names for tenants', () => {

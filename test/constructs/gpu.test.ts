@@ -77,7 +77,7 @@ describe('GpuPool', () => {
     const pool = gpu.addPool('a100', { gpuModel: 'A100-80GB', gpusPerNode: 8, sharing: { mode: 'mig', profile: 'all-1g.10gb' } });
     assert.equal(pool.resourceName, 'nvidia.com/mig-1g.10gb');
     assert.equal(pool.unitsPerGpu, 7);
-    assert.deepEqual(pool.migConfig, { name: 'all-1g.10gb', devices: { '1g.10gb': 7 } });
+    assert.deepEqual(pool.migConfig, { name: 'a100', devices: { '1g.10gb': 7 } });
     assert.deepEqual(pool.devicePluginConfig, { version: 'v1', flags: { migStrategy: 'mixed' } });
   });
 
@@ -93,7 +93,7 @@ describe('GpuPool', () => {
       'node.kubernetes.io/instance-type': 'gpu-a100x8',
       'mlplat.io/gpu-pool': 'a100',
       'nvidia.com/device-plugin.config': 'a100',
-      'nvidia.com/mig.config': 'all-1g.10gb',
+      'nvidia.com/mig.config': 'a100',
     });
     assert.deepEqual(pool.nodeTaints, [{ key: 'mlplat.io/gpu-pool', value: 'a100', effect: 'NoSchedule' }]);
     assert.deepEqual(pool.placement(), {
@@ -115,6 +115,9 @@ describe('GpuPool', () => {
 
   it('refuses contradictory props', () => {
     const { gpu } = operator();
+    for (const reserved of ['default', 'all-disabled', 'ungranted']) {
+      assert.throws(() => gpu.addPool(reserved, { gpuModel: 'T4', gpusPerNode: 1 }), new RegExp(`GPU pool name "${reserved}" is reserved`));
+    }
     assert.throws(() => gpu.addPool('l4', { gpuModel: 'L4', gpusPerNode: 1, sharing: { mode: 'mig', profile: 'all-1g.10gb' } }), /GPU pool "l4": L4 does not support MIG \(use timeSlicing\)/);
     assert.throws(() => gpu.addPool('t4', { gpuModel: 'T4', gpusPerNode: 0 }), /GPU pool "t4": gpusPerNode must be a whole number ≥ 1 \(got 0\)/);
     assert.throws(() => gpu.addPool('t4', { gpuModel: 'T4', gpusPerNode: 1, sharing: { mode: 'timeSlicing', replicas: 1 } }), /replicas must be a whole number ≥ 2 \(got 1\)/);
@@ -158,7 +161,7 @@ describe('GpuOperator', () => {
     const mig = find(objects, 'ConfigMap', v.migManager.config.name, 'gpu-operator');
     const migConfigs = parse(mig.data['config.yaml'])['mig-configs'];
     assert.ok(v.migManager.config.default in migConfigs, 'the default layout exists');
-    assert.deepEqual(migConfigs['all-1g.10gb'], [{ devices: 'all', 'mig-enabled': true, 'mig-devices': { '1g.10gb': 7 } }]);
+    assert.deepEqual(migConfigs.a100, [{ devices: 'all', 'mig-enabled': true, 'mig-devices': { '1g.10gb': 7 } }]);
     // operands tolerate the pool taint so they run on every pool's nodes
     for (const list of [v.daemonsets.tolerations, v['node-feature-discovery'].worker.tolerations]) {
       assert.ok(list.some((t: any) => t.key === POOL_LABEL && t.operator === 'Exists' && t.effect === 'NoSchedule'));
@@ -190,8 +193,11 @@ describe('GpuOperator', () => {
     assert.equal(policy.apiVersion, 'admissionregistration.k8s.io/v1');
     assert.equal(policy.spec.failurePolicy, 'Fail');
     assert.deepEqual(policy.spec.matchConstraints.namespaceSelector, { matchExpressions: [{ key: 'mlplat.io/tenant', operator: 'Exists' }] });
-    assert.equal(policy.spec.validations.length, 5);
-    assert.match(policy.spec.validations[4].expression, /object\.spec\.nodeName/);
+    assert.equal(policy.spec.validations.length, 7);
+    assert.match(policy.spec.validations[6].expression, /object\.spec\.nodeName/);
+    const poolResource = policy.spec.variables.find((v: any) => v.name === 'poolResource');
+    assert.equal(poolResource.expression, "variables.pool in {} ? {}[variables.pool] : ''", 'no pools, no pool resources');
+    assert.match(policy.spec.matchConditions[0].expression, /^request\.operation == 'CREATE' \|\| \(!has\(object\.metadata\.deletionTimestamp\)/);
     const names = policy.spec.variables.map((v: any) => v.name);
     for (const v of policy.spec.variables) {
       for (const ref of v.expression.match(/variables\.(\w+)/g) ?? []) {
@@ -236,5 +242,17 @@ describe('acme GPU objects', () => {
     assert.deepEqual(all(objects, 'PriorityClass').map((p) => p.metadata.name), ['mlplat-gpu-a100', 'mlplat-gpu-l4']);
     const dp = find(objects, 'ConfigMap', 'mlplat-device-plugin-config');
     assert.deepEqual(Object.keys(dp.data).sort(), ['a100', 'default', 'l4']);
+    const policy = find(objects, 'ValidatingAdmissionPolicy', 'mlplat-gpu-pool-access');
+    const poolResource = policy.spec.variables.find((v: any) => v.name === 'poolResource');
+    assert.match(poolResource.expression, /\{'a100': 'nvidia\.com\/mig-1g\.10gb', 'l4': 'nvidia\.com\/gpu'\}/);
+  });
+
+  it('keys MIG layouts by pool, so equal profile names on different models do not collide', () => {
+    const { app, gpu } = operator();
+    gpu.addPool('h100', { gpuModel: 'H100-80GB', gpusPerNode: 8, sharing: { mode: 'mig', profile: 'all-1g.10gb' } });
+    gpu.addPool('a100s', { gpuModel: 'A100-40GB', gpusPerNode: 8, sharing: { mode: 'mig', profile: 'all-1g.5gb' } });
+    const mig = parse(find(objectsOf(app), 'ConfigMap', 'mlplat-mig-parted-config').data['config.yaml'])['mig-configs'];
+    assert.deepEqual(Object.keys(mig), ['all-disabled', 'h100', 'a100s']);
+    assert.deepEqual(mig.h100[0]['mig-devices'], { '1g.10gb': 7 });
   });
 });

@@ -28,7 +28,13 @@ describe('Tenant', () => {
   it('caps CPU and memory with a compute quota', () => {
     const { app } = fixture();
     const q = find(objectsOf(app), 'ResourceQuota', 'compute', 'research');
-    assert.deepEqual(q.spec.hard, { 'requests.cpu': '64', 'requests.memory': '256Gi', 'limits.memory': '256Gi' });
+    assert.deepEqual(q.spec.hard, {
+      'requests.cpu': '64',
+      'requests.memory': '256Gi',
+      'limits.memory': '256Gi',
+      'services.loadbalancers': 0,
+      'services.nodeports': 0,
+    });
   });
 
   it('quotas GPUs per pool in the pool’s own units, scoped by the pool’s priority class', () => {
@@ -37,14 +43,14 @@ describe('Tenant', () => {
     tenant.grantGpus(l4, 4);
     tenant.grantGpus(h100, 2);
     const objects = objectsOf(app);
-    const expected: Array<[string, string, number, string]> = [
-      ['gpu-a100', 'requests.nvidia.com/mig-1g.10gb', 16 * 7, 'mlplat-gpu-a100'],
-      ['gpu-l4', 'requests.nvidia.com/gpu', 4 * 4, 'mlplat-gpu-l4'],
-      ['gpu-h100', 'requests.nvidia.com/gpu', 2, 'mlplat-gpu-h100'],
+    const expected: Array<[string, Record<string, number>, string]> = [
+      ['gpu-a100', { 'requests.nvidia.com/gpu': 0, 'requests.nvidia.com/mig-1g.10gb': 16 * 7 }, 'mlplat-gpu-a100'],
+      ['gpu-l4', { 'requests.nvidia.com/gpu': 4 * 4, 'requests.nvidia.com/mig-1g.10gb': 0 }, 'mlplat-gpu-l4'],
+      ['gpu-h100', { 'requests.nvidia.com/gpu': 2, 'requests.nvidia.com/mig-1g.10gb': 0 }, 'mlplat-gpu-h100'],
     ];
-    for (const [name, key, units, pc] of expected) {
+    for (const [name, hard, pc] of expected) {
       const q = find(objects, 'ResourceQuota', name, 'research');
-      assert.deepEqual(q.spec.hard, { [key]: units }, name);
+      assert.deepEqual(q.spec.hard, hard, `${name}: its own resource in units, every other NVIDIA resource 0`);
       assert.deepEqual(q.spec.scopeSelector.matchExpressions, [{ scopeName: 'PriorityClass', operator: 'In', values: [pc] }]);
       // the priority class the quota is scoped by exists
       find(objects, 'PriorityClass', pc);
@@ -114,7 +120,10 @@ describe('Tenant', () => {
     const objects = objectsOf(app);
     assert.equal(all(objects, 'NetworkPolicy', 'research').some((p) => p.metadata.name === 'allow-internet-egress'), false);
     const open = find(objects, 'NetworkPolicy', 'allow-internet-egress', 'open');
-    assert.deepEqual(open.spec.egress[0].to[0].ipBlock, { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] });
+    assert.deepEqual(open.spec.egress[0].to[0].ipBlock.cidr, '0.0.0.0/0');
+    for (const range of ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10']) {
+      assert.ok(open.spec.egress[0].to[0].ipBlock.except.includes(range), `${range} stays unreachable`);
+    }
   });
 
   it('has a workload ServiceAccount that does not mount an API token', () => {
@@ -130,11 +139,23 @@ describe('Tenant', () => {
     assert.throws(() => tenant.grantGpus(a100, 1), /pool "a100" is granted twice/);
     const other = new GpuOperator(testChart().chart, 'Other').addPool('x', { gpuModel: 'T4', gpusPerNode: 1 });
     assert.throws(() => tenant.grantGpus(other, 1), /pool "x" is not one of the platform's pools/);
-    assert.throws(() => tenant.grantGpus(a100, -1), /must be a whole number ≥ 0 \(got -1\)/);
+    assert.throws(() => tenant.grantGpus(a100, 0), /must be a whole number ≥ 1 \(got 0\); grant nothing/);
+    assert.throws(() => new Tenant(chart, 'Long', { name: 'x'.repeat(57), groups: ['x'], cpu: '1', memory: '1Gi' }), /longer than 56 characters/);
   });
 });
 
-describe('TenantNetworkGuard', () => {
+describe('TenantGuard', () => {
+  it('refuses Service externalIPs and raised pod priority in tenant namespaces', () => {
+    const { objects } = synthFile(ACME);
+    const services = find(objects, 'ValidatingAdmissionPolicy', 'mlplat-tenant-services');
+    assert.equal(services.spec.validations[0].expression, '!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0');
+    const priority = find(objects, 'ValidatingAdmissionPolicy', 'mlplat-tenant-pod-priority');
+    assert.equal(priority.spec.validations[0].expression, '!has(object.spec.priority) || object.spec.priority <= 0');
+    for (const name of ['mlplat-tenant-services', 'mlplat-tenant-pod-priority']) {
+      assert.equal(find(objects, 'ValidatingAdmissionPolicyBinding', name).spec.policyName, name);
+    }
+  });
+
   it('refuses NetworkPolicy writes in tenant namespaces to every tenant group', () => {
     const { objects } = synthFile(ACME);
     const policy = find(objects, 'ValidatingAdmissionPolicy', 'mlplat-tenant-network-policies');

@@ -155,6 +155,62 @@ function exampleSuite(name: string, build: () => { app: App; platform: MlPlatfor
     }
   });
 
+  it('rejects another pool\'s resource under a granted pool class, and a pool class without GPUs', () => {
+    for (const tenant of platform.tenants) {
+      for (const [pool] of tenant.gpuGrants) {
+        for (const other of platform.gpu.resourceNames.filter((r) => r !== pool.resourceName)) {
+          const pod = gpuPod(`wrong-resource-${pool.name}`, tenant, pool, 1);
+          pod.spec.containers[0].resources.limits = { memory: '64Mi', [other]: '1' };
+          const r = cluster.create(pod);
+          assert.notEqual(r.code, 0, `${tenant.name} took ${other} under ${pool.priorityClassName}`);
+          assert.match(r.stderr, new RegExp(`GPU pool ${pool.name} provides ${pool.resourceName.replace(/\./g, '\\.')}`));
+        }
+        const idle = cpuPod(`idle-on-${pool.name}`, tenant);
+        Object.assign(idle.spec, pool.placement());
+        const r = cluster.create(idle);
+        assert.notEqual(r.code, 0, `${tenant.name} put a non-GPU pod on ${pool.name}`);
+        assert.match(r.stderr, /must request GPUs of that pool/);
+      }
+    }
+  });
+
+  it('rejects raised pod priority, Service externalIPs and tenant load balancers', () => {
+    for (const tenant of platform.tenants) {
+      const critical = cpuPod('critical', tenant);
+      critical.spec.priorityClassName = 'system-cluster-critical';
+      const p = cluster.create(critical);
+      assert.notEqual(p.code, 0);
+      assert.match(p.stderr, /may not raise their scheduling priority/);
+      const service = (name: string, spec: object) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: tenant.namespace }, spec: { ports: [{ port: 80 }], ...spec } });
+      const ext = cluster.create(service('mitm', { externalIPs: ['10.96.0.10'] }));
+      assert.notEqual(ext.code, 0);
+      assert.match(ext.stderr, /may not set externalIPs/);
+      const lb = cluster.create(service('lb', { type: 'LoadBalancer' }));
+      assert.notEqual(lb.code, 0);
+      assert.match(lb.stderr, /exceeded quota: compute.*services\.loadbalancers/);
+    }
+  });
+
+  it('lets pods of a revoked pool be updated and deleted', async () => {
+    const tenant = platform.tenants.find((t) => t.gpuGrants.size > 0);
+    if (!tenant) return;
+    const [pool] = [...tenant.gpuGrants.keys()];
+    const pod = gpuPod(`revoked-${pool.name}`, tenant, pool, 1);
+    assert.equal(cluster.create(pod).code, 0);
+    await waitFor('pod scheduled', () => cluster.get(['pod', pod.metadata.name, '-n', tenant.namespace]).spec.nodeName || undefined);
+    const ns = files.flatMap((f) => f.objects).find((o) => o.kind === 'Namespace' && o.metadata.name === tenant.namespace)!;
+    const remaining = [...tenant.gpuGrants.keys()].filter((p) => p !== pool).map((p) => p.name).join(',');
+    cluster.mustKubectl(['annotate', 'namespace', tenant.namespace, `mlplat.io/gpu-pools=${remaining}`, '--overwrite']);
+    try {
+      const label = cluster.kubectl(['label', 'pod', pod.metadata.name, '-n', tenant.namespace, 'checked=yes']);
+      assert.equal(label.code, 0, label.stderr);
+      const del = cluster.kubectl(['delete', 'pod', pod.metadata.name, '-n', tenant.namespace, '--wait=false']);
+      assert.equal(del.code, 0, del.stderr);
+    } finally {
+      assert.equal(cluster.apply(ns).code, 0, 'restore the namespace as synthesized');
+    }
+  });
+
   it('rejects a privileged pod in a tenant namespace', () => {
     for (const tenant of platform.tenants) {
       const pod = cpuPod('privileged', tenant) as any;
