@@ -88,6 +88,10 @@ export function buildProgram(io: Io): Command {
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(client) || client.length > 63) {
         throw new CommanderError(EXIT.usage, 'mlplat.usage', `error: client "${client}" must be a DNS-1123 label (lowercase letters, digits, "-")\n`);
       }
+      const domain = opts.domain ?? `ml.${client}.example`;
+      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(domain) || domain.length > 253) {
+        throw new CommanderError(EXIT.usage, 'mlplat.usage', `error: domain "${domain}" must be a lowercase DNS name, e.g. ml.${client}.example\n`);
+      }
       const configFile = path.join(opts.dir, client, 'platform.yaml');
       const stackFile = `Pulumi.${client}.yaml`;
       for (const f of [configFile, stackFile]) {
@@ -98,7 +102,7 @@ export function buildProgram(io: Io): Command {
       }
       const schemaPath = path.relative(path.dirname(configFile), path.join(PACKAGE_ROOT, 'docs', 'platform.schema.json'));
       fs.mkdirSync(path.dirname(configFile), { recursive: true });
-      fs.writeFileSync(configFile, scaffoldConfig(client, opts.domain ?? `ml.${client}.example`, schemaPath));
+      fs.writeFileSync(configFile, scaffoldConfig(client, domain, schemaPath));
       fs.writeFileSync(stackFile, scaffoldStack(configFile));
       load(configFile, io);
       io.out(`created ${configFile} and ${stackFile}; next: edit the config, then run mlplat validate ${configFile}\n`);
@@ -128,6 +132,11 @@ export function buildProgram(io: Io): Command {
 /** Runs the CLI; returns the exit code instead of exiting (testable). */
 export function run(argv: readonly string[], io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): number {
   const program = buildProgram(io);
+  if (argv.length === 0) {
+    // `mlplat` alone: show the commands, as a usage error.
+    program.outputHelp({ error: true });
+    return EXIT.usage;
+  }
   try {
     program.parse(argv as string[], { from: 'user' });
     return EXIT.ok;

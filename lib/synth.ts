@@ -135,9 +135,10 @@ export function toYaml(objects: readonly KubeObject[]): string {
 export const OUTPUT_MARKER = '.mlplat-output';
 
 /**
- * Writes the files into `outDir` atomically: everything is written to a temporary sibling
- * directory first, which then replaces `outDir` in one rename. A failure leaves `outDir`
- * as it was (or absent) and no temporary directory behind. An existing non-empty directory
+ * Writes the files into `outDir` as a whole: everything is written to a temporary sibling
+ * directory first, which then takes the place of `outDir` (the old one is moved aside, the new
+ * one renamed in, the old one removed). A failure leaves `outDir` as it was and no temporary
+ * directory behind; readers never see a half-written directory. An existing non-empty directory
  * that mlplat did not write is never replaced.
  */
 export function writeAtomically(outDir: string, files: ReadonlyArray<{ name: string; content: string }>): void {
@@ -155,6 +156,7 @@ export function writeAtomically(outDir: string, files: ReadonlyArray<{ name: str
   try {
     for (const f of files) fs.writeFileSync(path.join(tmp, f.name), f.content);
     fs.writeFileSync(path.join(tmp, OUTPUT_MARKER), 'Written by mlplat synth; this directory is replaced whole on every run.\n');
+    fs.chmodSync(tmp, 0o755); // mkdtemp creates 0700; the output is meant to be read by others
     if (fs.existsSync(target)) fs.renameSync(target, old);
     fs.renameSync(tmp, target);
   } catch (e) {

@@ -191,3 +191,19 @@ describe('cdk8s app (cdk8s.yaml)', () => {
     for (const f of listTree(golden)) assert.equal(fs.readFileSync(path.join(out, f), 'utf8'), fs.readFileSync(path.join(golden, f), 'utf8'));
   });
 });
+
+describe('mlplat with no command', () => {
+  it('prints the commands on stderr and exits 2', () => {
+    const r = cli([]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /Commands:/);
+  });
+
+  it('refuses a bad init domain before writing anything', () => {
+    const cwd = tmpDir();
+    const r = cli(['init', 'globex', '--domain', 'Not A Domain'], cwd);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /domain "Not A Domain" must be a lowercase DNS name/);
+    assert.deepEqual(fs.readdirSync(cwd), []);
+  });
+});

@@ -56,7 +56,8 @@ export function loadPlatform(file: string): LoadedPlatform {
 export function parsePlatform(text: string, file: string): LoadedPlatform {
   const display = file;
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // merge: YAML 1.1 `<<: *anchor` keys, which people use to share pool or tenant settings.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const locate = (offset: number) => {
     const pos = lines.linePos(offset);
     return { line: pos.line, col: pos.col };
@@ -75,7 +76,16 @@ export function parsePlatform(text: string, file: string): LoadedPlatform {
     );
   }
 
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (e) {
+    // e.g. an alias "bomb" that would expand without bound
+    throw new ConfigError(display, [{ file: display, line: 1, col: 1, path: '', message: `YAML: ${(e as Error).message}`, severity: 'error' }]);
+  }
+  if (text.trim() === '' || (typeof raw === 'object' && raw !== null && Object.keys(raw).length === 0 && !Array.isArray(raw))) {
+    throw new ConfigError(display, [{ file: display, line: 1, col: 1, path: '', message: 'the file is empty: it should hold one Platform document (run `mlplat init <client>` for a commented start)', severity: 'error' }]);
+  }
   const issues: ConfigIssue[] = [];
   const parsed = platformSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) issues.push(...parsed.error.issues.flatMap((i) => fromZod(i)));

@@ -195,6 +195,15 @@ describe('config: every error names file, line, column and field', () => {
     assert.ok(errs.includes('platform.yaml:1:1 spec: is required (object)'), errs.join('\n'));
   });
 
+  it('reads YAML merge keys, and reports empty files and alias bombs without a stack trace', () => {
+    const merged = `${BASE}  gpu:\n    pools:\n      - &l4 { name: l4a, gpuModel: L4, gpusPerNode: 1 }\n      - { <<: *l4, name: l4b }\n`;
+    assert.deepEqual(parsePlatform(merged, 'p.yaml').spec.spec.gpu.pools.map((p) => `${p.name}:${p.gpuModel}`), ['l4a:L4', 'l4b:L4']);
+    assert.deepEqual(errorsOf(''), ['platform.yaml:1:1 the file is empty: it should hold one Platform document (run `mlplat init <client>` for a commented start)']);
+    const level = (n: number) => `l${n}: &l${n} [${Array(9).fill(n === 0 ? '"x"' : `*l${n - 1}`).join(',')}]`;
+    const bomb = [0, 1, 2, 3, 4, 5].map(level).join('\n');
+    assert.match(errorsOf(bomb)[0], /^platform\.yaml:1:1 YAML: Excessive alias count/);
+  });
+
   it('names the file that cannot be read', () => {
     assert.throws(() => loadPlatform('/nonexistent/platform.yaml'), (e: ConfigError) => {
       assert.equal(formatIssue(e.issues[0]), '/nonexistent/platform.yaml:1:1 cannot read config: no such file');
