@@ -23,6 +23,9 @@ export const RESERVED_POOL_NAMES: Readonly<Record<string, string>> = {
   [UNGRANTED_QUOTA_SUFFIX]: `tenants have a gpu-${UNGRANTED_QUOTA_SUFFIX} quota`,
 };
 
+/** Node labels mlplat sets in the node contract; a pool's nodeSelector may not set them. */
+export const CONTRACT_LABELS: readonly string[] = [POOL_LABEL, DEVICE_PLUGIN_CONFIG_LABEL, MIG_CONFIG_LABEL];
+
 export type GpuSharing =
   | { readonly mode: 'timeSlicing'; readonly replicas: number }
   | { readonly mode: 'mig'; readonly profile: string };
@@ -110,6 +113,10 @@ export class GpuPool extends Construct implements IGpuPool {
     // Checked before the construct joins the tree, so a refused pool leaves no trace.
     if (props.name in RESERVED_POOL_NAMES) {
       throw new Error(`GPU pool name "${props.name}" is reserved: ${RESERVED_POOL_NAMES[props.name]}`);
+    }
+    const owned = Object.keys(props.nodeSelector ?? {}).filter((k) => CONTRACT_LABELS.includes(k));
+    if (owned.length > 0) {
+      throw new Error(`GPU pool "${props.name}": nodeSelector may not set ${owned.join(', ')} (mlplat sets these labels from the pool)`);
     }
     const exposure = exposureOf(props);
     super(scope, id);

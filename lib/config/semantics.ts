@@ -1,7 +1,7 @@
 import { findGpuModel } from '../../constructs/gpu/models';
 import { resolveMigLayout } from '../../constructs/gpu/mig';
 import { reservedNamespaceReason } from '../naming';
-import { RESERVED_POOL_NAMES } from '../../constructs/gpu/pool';
+import { CONTRACT_LABELS, RESERVED_POOL_NAMES } from '../../constructs/gpu/pool';
 import { MAX_TENANT_NAME } from '../../constructs/tenancy/tenant';
 
 /** A path into the config document, e.g. ['spec', 'gpu', 'pools', 1, 'name']. */
@@ -42,6 +42,11 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
     const at = ['spec', 'gpu', 'pools', i];
     if (typeof pool.name === 'string' && pool.name in RESERVED_POOL_NAMES) {
       error([...at, 'name'], `"${pool.name}" is reserved (${RESERVED_POOL_NAMES[pool.name]}); choose another pool name`);
+    }
+    for (const key of Object.keys(isObj(pool.nodeSelector) ? pool.nodeSelector : {})) {
+      if (CONTRACT_LABELS.includes(key)) {
+        error([...at, 'nodeSelector', key], `"${key}" is set by mlplat from the pool; list only the labels your provider puts on the nodes`, 'key');
+      }
     }
     const model = str(pool.gpuModel);
     if (model === undefined) return;

@@ -124,6 +124,11 @@ describe('config: every error names file, line, column and field', () => {
     ]);
   });
 
+  it('refuses node contract labels in a pool nodeSelector', () => {
+    const [e] = errorsOf(acmeWith([['{ node.kubernetes.io/instance-type: gpu-l4 }', '{ node.kubernetes.io/instance-type: gpu-l4, mlplat.io/gpu-pool: a100 }']]));
+    assert.equal(e, 'platform.yaml:20:67 spec.gpu.pools[1].nodeSelector["mlplat.io/gpu-pool"]: "mlplat.io/gpu-pool" is set by mlplat from the pool; list only the labels your provider puts on the nodes');
+  });
+
   it('refuses reserved pool names', () => {
     const [e] = errorsOf(acmeWith([['name: l4', 'name: ungranted'], ['l4: 4 }', 'ungranted: 4 }'], ['l4: 4 }', 'ungranted: 4 }']]));
     assert.equal(e, 'platform.yaml:17:15 spec.gpu.pools[1].name: "ungranted" is reserved (tenants have a gpu-ungranted quota); choose another pool name');
