@@ -126,6 +126,11 @@ function fromZod(issue: z.core.$ZodIssue): ConfigIssue[] {
       }
       return [error(path, issue.message)];
     }
+    case 'invalid_key': {
+      // a record key (e.g. a nodeSelector label key) failed its own check: report that check
+      const inner = (issue as { issues?: z.core.$ZodIssue[] }).issues?.[0];
+      return [error(path, inner ? `key: ${inner.message}` : issue.message, 'key')];
+    }
     case 'invalid_value':
       return [error(path, `must be ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`)];
     default:
@@ -204,10 +209,11 @@ function offsetOf(doc: Document, p: ConfigPath, at: 'key' | 'value' = 'value'): 
   return 0;
 }
 
+/** One message per field and severity (the first: checks of one field can pile up). */
 function dedupe(issues: LocatedIssue[]): LocatedIssue[] {
   const seen = new Set<string>();
   return issues.filter((i) => {
-    const k = formatIssue(i);
+    const k = i.path ? `${i.severity} ${i.path}` : formatIssue(i);
     if (seen.has(k)) return false;
     seen.add(k);
     return true;

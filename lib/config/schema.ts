@@ -23,7 +23,13 @@ export const dnsLabel = z
   .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit');
 
 const quantity = z
-  .union([z.string(), z.number().nonnegative()])
+  .union([
+    z.string(),
+    z
+      .number()
+      .nonnegative('must be 0 or more')
+      .refine((v) => /^\d+(\.\d+)?$/.test(String(v)), { message: 'write very large or very small quantities as a string, e.g. "100Ti" or "500m"' }),
+  ])
   .transform((v) => String(v))
   .refine((v) => QUANTITY.test(v), { message: 'must be a Kubernetes quantity, e.g. "64", "500m", "256Gi"' });
 

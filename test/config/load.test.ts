@@ -182,6 +182,15 @@ describe('config: every error names file, line, column and field', () => {
     ]);
   });
 
+  it('explains bad label keys and numeric quantities', () => {
+    const text = `${BASE}  gpu:\n    pools:\n      - {name: p, gpuModel: T4, gpusPerNode: 1, nodeSelector: {"a/b/c": x}}\n  tenants:\n    - {name: t, groups: [g], quota: {cpu: -1, memory: 99999999999999999999999}}\n`;
+    assert.deepEqual(errorsOf(text), [
+      'platform.yaml:9:64 spec.gpu.pools[0].nodeSelector["a/b/c"]: key: label keys look like "example.com/name" or "name"',
+      'platform.yaml:11:43 spec.tenants[0].quota.cpu: must be 0 or more',
+      'platform.yaml:11:55 spec.tenants[0].quota.memory: write very large or very small quantities as a string, e.g. "100Ti" or "500m"',
+    ]);
+  });
+
   it('reports every error of a file at once, schema and semantic together', () => {
     const text = acmeWith([
       ['driver: preinstalled', 'driver: sometimes'],
