@@ -47,6 +47,7 @@ export class MlPlatform extends Construct {
         cpu: t.quota.cpu,
         memory: t.quota.memory,
         allowInternetEgress: t.allowInternetEgress,
+        allowServiceExposure: t.allowServiceExposure,
       });
       // A pool listed with 0 GPUs is not granted.
       for (const [pool, gpus] of Object.entries(t.quota.gpus)) if (gpus > 0) tenant.grantGpus(platform.gpu.pool(pool), gpus);

@@ -43,6 +43,11 @@ export interface TenantOptions {
    */
   readonly allowInternetEgress?: boolean;
   /**
+   * Let the tenant create LoadBalancer and NodePort Services.
+   * @default false - tenants are reached through the platform's ingress only
+   */
+  readonly allowServiceExposure?: boolean;
+  /**
    * LimitRange defaults for containers that set no resources.
    * @default - 250m CPU and 512Mi memory requested, 2Gi memory limit
    */
@@ -81,6 +86,7 @@ export class Tenant extends Construct implements ITenant {
   readonly serviceAccountName = 'workload';
   readonly kubernetesGroups: readonly string[];
   readonly allowInternetEgress: boolean;
+  readonly allowServiceExposure: boolean;
   readonly containerDefaults: Required<ContainerDefaults>;
   private readonly grants = new Map<IGpuPool, number>();
   private readonly namespaceObject: k8s.KubeNamespace;
@@ -98,6 +104,7 @@ export class Tenant extends Construct implements ITenant {
     this.fleet = props.gpus;
     this.kubernetesGroups = props.groups.map((g) => ctx.kubernetesGroup(g));
     this.allowInternetEgress = props.allowInternetEgress ?? false;
+    this.allowServiceExposure = props.allowServiceExposure ?? false;
     this.containerDefaults = {
       cpuRequest: props.containerDefaults?.cpuRequest ?? '250m',
       memoryRequest: props.containerDefaults?.memoryRequest ?? '512Mi',
@@ -127,10 +134,11 @@ export class Tenant extends Construct implements ITenant {
           'requests.cpu': k8s.Quantity.fromString(props.cpu),
           'requests.memory': k8s.Quantity.fromString(props.memory),
           'limits.memory': k8s.Quantity.fromString(props.memory),
-          // Tenants are reached through the platform's ingress, never through node ports or
-          // load balancers of their own.
-          'services.loadbalancers': k8s.Quantity.fromNumber(0),
-          'services.nodeports': k8s.Quantity.fromNumber(0),
+          // Unless allowed, tenants are reached through the platform's ingress, never through
+          // node ports or load balancers of their own.
+          ...(this.allowServiceExposure
+            ? {}
+            : { 'services.loadbalancers': k8s.Quantity.fromNumber(0), 'services.nodeports': k8s.Quantity.fromNumber(0) }),
         },
       },
     });

@@ -95,6 +95,10 @@ export const tenantSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('Let tenant pods reach addresses outside the cluster (default: cluster-internal only).'),
+  allowServiceExposure: z
+    .boolean()
+    .default(false)
+    .describe('Let the tenant create LoadBalancer and NodePort Services (default: reachable through the platform ingress only).'),
 });
 
 export const platformSchema = z.strictObject({

@@ -34,6 +34,7 @@ describe('config: valid files', () => {
     assert.deepEqual(spec.spec.gpu.pools[0].sharing, { mode: 'mig', profile: 'all-1g.10gb' });
     assert.deepEqual(spec.spec.tenants[0].quota, { cpu: '64', memory: '256Gi', gpus: { a100: 16, l4: 4 } });
     assert.equal(spec.spec.tenants[0].allowInternetEgress, false);
+    assert.equal(spec.spec.tenants[0].allowServiceExposure, false);
     assert.deepEqual(warnings, []);
   });
 

@@ -126,6 +126,14 @@ describe('Tenant', () => {
     }
   });
 
+  it('allows LoadBalancer and NodePort Services only when asked', () => {
+    const { app, chart } = fixture();
+    new Tenant(chart, 'Exposed', { name: 'exposed', groups: ['e'], cpu: '1', memory: '1Gi', allowServiceExposure: true });
+    const hard = find(objectsOf(app), 'ResourceQuota', 'compute', 'exposed').spec.hard;
+    assert.equal(hard['services.loadbalancers'], undefined);
+    assert.equal(hard['services.nodeports'], undefined);
+  });
+
   it('has a workload ServiceAccount that does not mount an API token', () => {
     const { app } = fixture();
     assert.equal(find(objectsOf(app), 'ServiceAccount', 'workload', 'research').automountServiceAccountToken, false);
