@@ -103,7 +103,8 @@ export function buildProgram(io: Io): Command {
       const schemaPath = path.relative(path.dirname(configFile), path.join(PACKAGE_ROOT, 'docs', 'platform.schema.json'));
       fs.mkdirSync(path.dirname(configFile), { recursive: true });
       fs.writeFileSync(configFile, scaffoldConfig(client, domain, schemaPath));
-      fs.writeFileSync(stackFile, scaffoldStack(configFile));
+      // The stack file names the config relative to where Pulumi runs (here), never by absolute path.
+      fs.writeFileSync(stackFile, scaffoldStack(path.relative(process.cwd(), path.resolve(configFile))));
       load(configFile, io);
       io.out(`created ${configFile} and ${stackFile}; next: edit the config, then run mlplat validate ${configFile}\n`);
     });

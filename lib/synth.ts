@@ -142,8 +142,10 @@ export const OUTPUT_MARKER = '.mlplat-output';
  * that mlplat did not write is never replaced.
  */
 export function writeAtomically(outDir: string, files: ReadonlyArray<{ name: string; content: string }>): void {
-  const target = path.resolve(outDir);
+  // A symlinked output directory is written where it points, and stays a link.
+  const target = fs.existsSync(outDir) ? fs.realpathSync(outDir) : path.resolve(outDir);
   if (fs.existsSync(target)) {
+    if (!fs.statSync(target).isDirectory()) throw new Error(`refusing to replace ${outDir}: it is a file, not a directory`);
     const entries = fs.readdirSync(target);
     if (entries.length > 0 && !entries.includes(OUTPUT_MARKER)) {
       throw new Error(`refusing to replace ${outDir}: it is not empty and was not written by mlplat (no ${OUTPUT_MARKER}); choose another --out`);

@@ -163,6 +163,9 @@ describe('mlplat schema, init, nodes', () => {
     assert.equal(cli(['validate', config]).code, 0);
     assert.equal(cli(['init', 'globex'], cwd).code, 1, 'refuses to overwrite');
     assert.equal(cli(['init', 'globex', '--force'], cwd).code, 0);
+    const abs = cli(['init', 'initech', '--dir', path.join(cwd, 'elsewhere')], cwd);
+    assert.equal(abs.code, 0, abs.err);
+    assert.match(fs.readFileSync(path.join(cwd, 'Pulumi.initech.yaml'), 'utf8'), /mlplat:config: elsewhere\/initech\/platform.yaml/);
   });
 
   it('nodes prints each pool’s labels, taint and capacity', () => {

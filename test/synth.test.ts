@@ -81,6 +81,18 @@ describe('renderTree', () => {
 });
 
 describe('writeAtomically', () => {
+  it('writes through a symlinked output directory and refuses a file', () => {
+    const dir = tmpDir();
+    const real = path.join(dir, 'real');
+    writeAtomically(real, [{ name: 'a.yaml', content: 'a' }]);
+    fs.symlinkSync(real, path.join(dir, 'link'));
+    writeAtomically(path.join(dir, 'link'), [{ name: 'b.yaml', content: 'b' }]);
+    assert.ok(fs.lstatSync(path.join(dir, 'link')).isSymbolicLink(), 'the link stays a link');
+    assert.deepEqual(fs.readdirSync(real).sort(), ['.mlplat-output', 'b.yaml']);
+    fs.writeFileSync(path.join(dir, 'file'), 'x');
+    assert.throws(() => writeAtomically(path.join(dir, 'file'), []), /refusing to replace .*file: it is a file, not a directory/);
+  });
+
   it('replaces the directory in one step and cleans up on failure', () => {
     const dir = tmpDir();
     const out = path.join(dir, 'out');
