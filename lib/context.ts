@@ -91,8 +91,4 @@ export class PlatformContext {
     return `${repo}:${ref.tag}`;
   }
 
-  /** Registry for charts that take registry and repository separately. */
-  registry(ref: ImageRef): string {
-    return this.imageRegistry ?? ref.registry;
-  }
 }

@@ -36,8 +36,6 @@ const changed = (f: string) =>
  * whose grant was since revoked must still go through, or those pods could never terminate.
  */
 export class GpuAccessPolicy extends Construct {
-  readonly policyName = POLICY_NAME;
-
   constructor(scope: Construct, id: string, props: { readonly pools: () => readonly IGpuPool[] }) {
     super(scope, id);
     const poolResources = () => `{${props.pools().map((p) => `'${p.name}': '${p.resourceName}'`).join(', ')}}`;

@@ -4,28 +4,12 @@ import * as pulumi from '@pulumi/pulumi';
 import { loadPlatform } from '../../lib/config/load';
 import { platformApp } from '../../stacks/platform';
 import { ACME } from '../helpers';
+import { recordResources, Registered } from './mocks';
 
-interface Registered {
-  type: string;
-  name: string;
-  inputs: any;
-}
+let registered: Registered[] = [];
 
-const registered: Registered[] = [];
-
-before(() => {
-  pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: args.inputs };
-      },
-      call: (args) => args.inputs,
-    },
-    'mlplat',
-    'test',
-    false,
-  );
+before(async () => {
+  registered = await recordResources('test');
 });
 
 /** Resolves an Output in mocked runs. */

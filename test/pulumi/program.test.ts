@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import * as pulumi from '@pulumi/pulumi';
+import { recordResources } from './mocks';
 
 /**
  * Runs the real Pulumi program entry (bin/pulumi.ts, the Pulumi.yaml `main`) under Pulumi's mocks
@@ -9,23 +10,11 @@ import * as pulumi from '@pulumi/pulumi';
  */
 describe('bin/pulumi.ts (the Pulumi program)', () => {
   it('builds the client named by mlplat:config and registers its resources', async () => {
-    const registered: Array<{ type: string; name: string; inputs: any }> = [];
     pulumi.runtime.setAllConfig({
       'mlplat:config': path.resolve(__dirname, '../../examples/minimal/platform.yaml'),
       'mlplat:chartMode': 'flux',
     });
-    await pulumi.runtime.setMocks(
-      {
-        newResource: (args) => {
-          registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-          return { id: `${args.name}-id`, state: args.inputs };
-        },
-        call: (args) => args.inputs,
-      },
-      'mlplat',
-      'minimal',
-      false,
-    );
+    const registered = await recordResources('minimal');
     const program = await import('../../bin/pulumi');
     assert.equal(program.client, 'minimal');
     assert.deepEqual(program.steps, [
