@@ -26,6 +26,7 @@ export const PLATFORM_NAMESPACES = [
   'kserve',
   'cnpg-system',
   'databases',
+  'dataset-cache',
 ] as const;
 
 /** Namespaces Kubernetes itself owns. */

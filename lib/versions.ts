@@ -28,12 +28,45 @@ export interface CrdSource {
   readonly goModule: string;
   readonly version: string;
   readonly crdDir: string;
+  /**
+   * Only these files of `crdDir`.
+   * @default - every YAML file of `crdDir`
+   */
+  readonly files?: readonly string[];
 }
 
 export interface VersionsCatalog {
   readonly charts: {
     /** NVIDIA GPU Operator v26.7.0 (chart version == app version, with the leading v): helm.ngc.nvidia.com/nvidia. */
     readonly gpuOperator: ChartVersion;
+    /** CloudNativePG operator (PostgreSQL). */
+    readonly cloudnativePg: ChartVersion;
+    /** Rook Ceph operator. */
+    readonly rookCeph: ChartVersion;
+  };
+  /** Images of workloads mlplat runs itself. */
+  readonly images: {
+    /** kubectl with a POSIX shell and coreutils (credentials generator). */
+    readonly kubectl: ImageRef;
+    /** MinIO server (upstream publishes no community images any more: mirror your own build). */
+    readonly minio: ImageRef;
+    /** MinIO client `mc` (bootstrap, prefetch). */
+    readonly mc: ImageRef;
+    /** MLflow with mlflow[auth], psycopg2 and boto3. */
+    readonly mlflow: ImageRef;
+    /** PostgreSQL operand image of CloudNativePG clusters. */
+    readonly postgres: ImageRef;
+    /** Ceph operand image of the Rook CephCluster. */
+    readonly ceph: ImageRef;
+    /** ClearML server, its backends, the Kubernetes glue agent and the default task image. */
+    readonly clearml: {
+      readonly server: ImageRef;
+      readonly mongo: ImageRef;
+      readonly elasticsearch: ImageRef;
+      readonly redis: ImageRef;
+      readonly agent: ImageRef;
+      readonly task: ImageRef;
+    };
   };
   /** CRDs of prerequisite APIs (GitOps). */
   readonly crds: {
@@ -41,6 +74,10 @@ export interface VersionsCatalog {
     readonly fluxSource: CrdSource;
     /** Flux helm-controller (HelmRelease), Flux v2.x. */
     readonly fluxHelm: CrdSource;
+    /** CloudNativePG (Cluster, Database, ScheduledBackup). */
+    readonly cloudnativePg: CrdSource;
+    /** Rook (CephCluster, CephFilesystem, CephObjectStore, ObjectBucketClaim, ...). */
+    readonly rook: CrdSource;
   };
 }
 
@@ -51,10 +88,55 @@ export const VERSIONS: VersionsCatalog = {
       chart: 'gpu-operator',
       version: 'v26.7.0',
     },
+    // Chart 0.29.0 ships operator 1.30.0, whose CRDs the e2e applies (crds.cloudnativePg).
+    cloudnativePg: {
+      repository: { name: 'cloudnative-pg', url: 'https://cloudnative-pg.github.io/charts' },
+      chart: 'cloudnative-pg',
+      version: '0.29.0',
+    },
+    // Rook publishes its charts with the operator's version.
+    rookCeph: {
+      repository: { name: 'rook-release', url: 'https://charts.rook.io/release' },
+      chart: 'rook-ceph',
+      version: 'v1.18.8',
+    },
+  },
+  images: {
+    // Alpine with kubectl; tags follow kubectl releases.
+    kubectl: { registry: 'docker.io', repository: 'alpine/k8s', tag: '1.34.4' },
+    // The last images MinIO published for the community edition (2025-09); newer releases are
+    // source only (docs/storage-minio.md says how to build and mirror your own).
+    minio: { registry: 'quay.io', repository: 'minio/minio', tag: 'RELEASE.2025-09-07T16-13-09Z' },
+    mc: { registry: 'quay.io', repository: 'minio/mc', tag: 'RELEASE.2025-08-13T08-35-41Z' },
+    // The "-full" variant carries the database and cloud-storage clients.
+    mlflow: { registry: 'ghcr.io', repository: 'mlflow/mlflow', tag: 'v3.17.2-full' },
+    // The operand image CloudNativePG v1.30.0 defaults to (pkg/versions DefaultImageName); the
+    // "system" variant carries barman-cloud, which the in-tree object-store backup needs.
+    postgres: { registry: 'ghcr.io', repository: 'cloudnative-pg/postgresql', tag: '18.4-system-trixie' },
+    // The image Rook v1.18.8's own examples run (deploy/examples/cluster.yaml, images.txt).
+    ceph: { registry: 'quay.io', repository: 'ceph/ceph', tag: 'v19.2.3' },
+    // Images of the official ClearML Server 2.0 deployment. The backends are the ones
+    // clearml-server `docker/docker-compose.yml` pins at tag v2.0.0; that file runs the server as
+    // `allegroai/clearml:latest`, so the server tag is the one clearml-helm-charts
+    // `charts/clearml/values.yaml` (chart 7.14.x, appVersion 2.0) pins. The agent glue image is the
+    // one `charts/clearml-agent/values.yaml` (chart 5.3.x) pins.
+    clearml: {
+      server: { registry: 'docker.io', repository: 'allegroai/clearml', tag: '2.0.0-613' },
+      mongo: { registry: 'docker.io', repository: 'library/mongo', tag: '6.0.19' },
+      elasticsearch: { registry: 'docker.io', repository: 'library/elasticsearch', tag: '8.17.0' },
+      redis: { registry: 'docker.io', repository: 'library/redis', tag: '7.4.1' },
+      agent: { registry: 'docker.io', repository: 'allegroai/clearml-agent-k8s-base', tag: '1.24-21' },
+      // Task pods run as a non-root user (tenant namespaces enforce Pod Security `restricted`), so
+      // the agent's apt-get bootstrap cannot run: the default image must already carry python3, pip
+      // and git. Not an upstream choice (the agent chart's ubuntu:18.04 default needs root).
+      task: { registry: 'docker.io', repository: 'library/python', tag: '3.12.11-bookworm' },
+    },
   },
   crds: {
     // Flux v2.9.5 ships source-controller v1.9.5 and helm-controller v1.6.4.
     fluxSource: { goModule: 'github.com/fluxcd/source-controller', version: 'v1.9.5', crdDir: 'config/crd/bases' },
     fluxHelm: { goModule: 'github.com/fluxcd/helm-controller', version: 'v1.6.4', crdDir: 'config/crd/bases' },
+    cloudnativePg: { goModule: 'github.com/cloudnative-pg/cloudnative-pg', version: 'v1.30.0', crdDir: 'config/crd/bases' },
+    rook: { goModule: 'github.com/rook/rook', version: 'v1.18.8', crdDir: 'deploy/examples', files: ['crds.yaml'] },
   },
 };

@@ -4,16 +4,41 @@ import { ComponentChart } from '../lib/component';
 import { PlatformContext, PlatformContextProps } from '../lib/context';
 import { PlatformSpec } from '../lib/config/schema';
 import { objectInvariants } from '../lib/invariants';
+import { DatasetCache, DatasetCacheOptions } from '../constructs/cache/dataset-cache';
+import { CredentialGenerator } from '../constructs/credentials/generator';
+import { PlatformDatabase, PlatformDatabaseOptions } from '../constructs/database/postgres';
 import { GpuOperator, GpuOperatorOptions } from '../constructs/gpu/operator';
+import { CephStore, CephStoreOptions } from '../constructs/storage/ceph';
+import { MinioStore, MinioStoreOptions } from '../constructs/storage/minio';
+import { IObjectStore } from '../constructs/storage/types';
 import { TenantGuard } from '../constructs/tenancy/guard';
 import { Tenant, TenantOptions } from '../constructs/tenancy/tenant';
+import { ClearmlServer, ClearmlServerOptions } from '../constructs/tracking/clearml';
+import { MlflowServer, MlflowServerOptions } from '../constructs/tracking/mlflow';
 
 /** Apply order of the components: what others depend on comes first. */
 export const COMPONENT_ORDER = {
   gpu: 10,
   tenancy: 15,
   tenants: 20,
+  storage: 30,
+  database: 35,
+  tracking: 40,
+  datasetCache: 45,
+  // Last: its Roles live in the namespaces of every component before it. Workloads wait for
+  // their Secrets (the kubelet retries) until its Job has run.
+  credentials: 90,
 } as const;
+
+export type StorageOptions = ({ readonly kind: 'minio' } & MinioStoreOptions) | ({ readonly kind: 'ceph' } & CephStoreOptions);
+export type TrackingOptions = ({ readonly kind: 'mlflow' } & MlflowServerOptions) | ({ readonly kind: 'clearml' } & ClearmlServerOptions);
+export interface DatasetCacheEnableOptions extends DatasetCacheOptions {
+  /**
+   * NFS export holding the cache; required unless the storage is Ceph (CephFS is used then).
+   * @default - CephFS of the Ceph store
+   */
+  readonly nfs?: { readonly server: string; readonly path: string };
+}
 
 export interface MlPlatformProps extends PlatformContextProps {
   /**
@@ -21,6 +46,11 @@ export interface MlPlatformProps extends PlatformContextProps {
    * @default - driver preinstalled, DCGM exporter on
    */
   readonly gpu?: GpuOperatorOptions;
+  /**
+   * The platform PostgreSQL (created when a component needs a database).
+   * @default - one instance, 20Gi, daily backups kept 30 days
+   */
+  readonly database?: PlatformDatabaseOptions;
 }
 
 /**
@@ -37,9 +67,28 @@ export class MlPlatform extends Construct {
       imageRegistry: s.imageRegistry,
       groupPrefix: s.access.groupPrefix,
       gpu: { driver: s.gpu.operator.driver },
+      database: {
+        instances: s.database.instances,
+        size: s.database.size,
+        storageClass: s.database.storageClass,
+        backupSchedule: s.database.backup.schedule,
+        backupRetention: s.database.backup.retention,
+      },
     });
     for (const p of s.gpu.pools) {
       platform.gpu.addPool(p.name, { gpuModel: p.gpuModel, gpusPerNode: p.gpusPerNode, nodeSelector: p.nodeSelector, sharing: p.sharing });
+    }
+    if (s.storage) {
+      const { kind, ...rest } = s.storage;
+      platform.enableStorage(kind === 'minio' ? { kind, ...(rest as MinioStoreOptions) } : { kind, ...(rest as CephStoreOptions) });
+    }
+    if (s.tracking) {
+      platform.enableTracking(s.tracking.kind === 'mlflow' ? { ...s.tracking } : { ...s.tracking });
+    }
+    if (s.datasetCache) {
+      const c = s.datasetCache;
+      const cache = platform.enableDatasetCache({ size: c.size, nfs: c.nfs, scratchSize: c.scratch.size, scratchStorageClass: c.scratch.storageClass });
+      for (const p of c.prefetch) cache.addPrefetch(p);
     }
     for (const t of s.tenants) {
       const tenant = platform.addTenant(t.name, {
@@ -58,7 +107,13 @@ export class MlPlatform extends Construct {
   readonly context: PlatformContext;
   readonly gpu: GpuOperator;
   readonly tenantGuard: TenantGuard;
+  private generator?: CredentialGenerator;
   private readonly tenantList: Tenant[] = [];
+  private readonly databaseOptions: PlatformDatabaseOptions;
+  private objectStore?: MinioStore | CephStore;
+  private postgres?: PlatformDatabase;
+  private trackingServer?: MlflowServer | ClearmlServer;
+  private cache?: DatasetCache;
 
   constructor(scope: Construct, id: string, props: MlPlatformProps) {
     super(scope, id);
@@ -67,7 +122,106 @@ export class MlPlatform extends Construct {
     this.gpu = new GpuOperator(gpuChart, 'GpuOperator', props.gpu);
     const tenancyChart = new ComponentChart(this, 'Tenancy', { name: 'tenancy', component: 'tenancy', order: COMPONENT_ORDER.tenancy });
     this.tenantGuard = new TenantGuard(tenancyChart, 'Guard');
+    this.databaseOptions = props.database ?? {};
     this.node.addValidation({ validate: () => objectInvariants(this) });
+  }
+
+  /**
+   * Generates every password and key of the platform inside the cluster, once. Created with the
+   * first component that needs a credential (a platform without one has no credentials Job).
+   */
+  get credentials(): CredentialGenerator {
+    if (!this.generator) {
+      const chart = new ComponentChart(this, 'Credentials', { name: 'credentials', component: 'credentials', order: COMPONENT_ORDER.credentials });
+      this.generator = new CredentialGenerator(chart, 'Generator');
+    }
+    return this.generator;
+  }
+
+  /** The object store, when enabled. */
+  get storage(): IObjectStore | undefined {
+    return this.objectStore;
+  }
+
+  get database(): PlatformDatabase | undefined {
+    return this.postgres;
+  }
+
+  get tracking(): MlflowServer | ClearmlServer | undefined {
+    return this.trackingServer;
+  }
+
+  get datasetCache(): DatasetCache | undefined {
+    return this.cache;
+  }
+
+  /** Object storage (MinIO or Ceph) with the platform buckets and a bucket per tenant. */
+  enableStorage(options: StorageOptions): IObjectStore {
+    if (this.objectStore) throw new Error('storage is enabled twice');
+    const chart = new ComponentChart(this, 'Storage', { name: options.kind === 'minio' ? 'minio' : 'ceph', component: 'storage', order: COMPONENT_ORDER.storage });
+    const { kind, ...rest } = options;
+    const store = kind === 'minio'
+      ? new MinioStore(chart, 'Minio', { ...(rest as MinioStoreOptions), credentials: this.credentials })
+      : new CephStore(chart, 'Ceph', { ...(rest as CephStoreOptions), credentials: this.credentials });
+    this.objectStore = store;
+    for (const t of this.tenantList) store.tenantBucket(t);
+    return store;
+  }
+
+  /** The platform PostgreSQL, created on first use. */
+  private databaseFor(component: string): PlatformDatabase {
+    if (!this.postgres) {
+      if (!this.objectStore) throw new Error(`${component} needs the platform database, whose backups need storage: enable storage first`);
+      const chart = new ComponentChart(this, 'Database', { name: 'database', component: 'database', order: COMPONENT_ORDER.database });
+      this.postgres = new PlatformDatabase(chart, 'Postgres', { ...this.databaseOptions, credentials: this.credentials, store: this.objectStore });
+    }
+    return this.postgres;
+  }
+
+  /** The experiment tracking server (MLflow or ClearML); every tenant gets access to it. */
+  enableTracking(options: TrackingOptions): MlflowServer | ClearmlServer {
+    if (this.trackingServer) throw new Error('tracking is enabled twice');
+    const store = this.objectStore;
+    if (!store) throw new Error(`tracking (${options.kind}) stores artifacts in the object store: enable storage first`);
+    const { kind, ...rest } = options;
+    const chart = new ComponentChart(this, 'Tracking', { name: kind, component: 'tracking', order: COMPONENT_ORDER.tracking });
+    if (kind === 'mlflow') {
+      const database = this.databaseFor('MLflow');
+      this.trackingServer = new MlflowServer(chart, 'Mlflow', { ...(rest as MlflowServerOptions), credentials: this.credentials, database, store });
+    } else {
+      this.trackingServer = new ClearmlServer(chart, 'Clearml', { ...(rest as ClearmlServerOptions), credentials: this.credentials, store });
+    }
+    for (const t of this.tenantList) this.connectTracking(t);
+    return this.trackingServer;
+  }
+
+  /** The shared dataset and model-weights cache (CephFS on Ceph, else an NFS export). */
+  enableDatasetCache(options: DatasetCacheEnableOptions): DatasetCache {
+    if (this.cache) throw new Error('the dataset cache is enabled twice');
+    const store = this.objectStore;
+    if (!store) throw new Error('the dataset cache is filled from the object store: enable storage first');
+    const { nfs, ...rest } = options;
+    let backend: ConstructorParameters<typeof DatasetCache>[2]['backend'];
+    if (nfs) backend = { kind: 'nfs', ...nfs };
+    else if (store instanceof CephStore) backend = { kind: 'cephfs', filesystem: store.filesystem };
+    else throw new Error('the dataset cache needs `nfs` (server and path) unless the storage is Ceph');
+    const chart = new ComponentChart(this, 'DatasetCache', { name: 'dataset-cache', component: 'dataset-cache', order: COMPONENT_ORDER.datasetCache });
+    this.cache = new DatasetCache(chart, 'Cache', {
+      ...rest,
+      // The mc image the store's own Jobs use (a mirror or own build set on the storage).
+      clientImage: rest.clientImage ?? (store instanceof MinioStore ? store.clientImage : undefined),
+      backend,
+      store,
+      defaultScratchStorageClass: store instanceof CephStore ? store.filesystem.storageClassName : undefined,
+    });
+    for (const t of this.tenantList) this.cache.addTenant(t);
+    return this.cache;
+  }
+
+  private connectTracking(tenant: Tenant): void {
+    const tracking = this.trackingServer;
+    if (tracking instanceof MlflowServer) tracking.addTenant(tenant);
+    else if (tracking instanceof ClearmlServer && tracking.agents) tenant.onGpuGrant((pool) => tracking.addAgent(tenant, pool));
   }
 
   get tenants(): readonly Tenant[] {
@@ -81,6 +235,9 @@ export class MlPlatform extends Construct {
     const tenant = new Tenant(chart, 'Tenant', { name, gpus: this.gpu, ...options });
     this.tenantList.push(tenant);
     this.tenantGuard.addTenant(tenant);
+    this.objectStore?.tenantBucket(tenant);
+    if (this.trackingServer) this.connectTracking(tenant);
+    this.cache?.addTenant(tenant);
     return tenant;
   }
 }

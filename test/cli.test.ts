@@ -79,7 +79,17 @@ describe('mlplat synth', () => {
     const out = path.join(tmpDir(), 'out');
     const r = cli(['synth', ACME, '--out', out]);
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(listTree(out), ['00-gpu-operator.yaml', '01-tenancy.yaml', '02-tenant-research.yaml', '03-tenant-serving.yaml']);
+    assert.deepEqual(listTree(out), [
+      '00-gpu-operator.yaml',
+      '01-tenancy.yaml',
+      '02-tenant-research.yaml',
+      '03-tenant-serving.yaml',
+      '04-minio.yaml',
+      '05-database.yaml',
+      '06-mlflow.yaml',
+      '07-dataset-cache.yaml',
+      '08-credentials.yaml',
+    ]);
     const created = new Set<string>();
     for (const f of listTree(out)) {
       const docs = parseAllDocuments(fs.readFileSync(path.join(out, f), 'utf8')).map((d) => d.toJS());
@@ -88,14 +98,14 @@ describe('mlplat synth', () => {
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 38 objects in 4 files/);
+    assert.match(r.out, /synthesized acme: 91 objects in 9 files/);
   });
 
   it('defaults to the bundled example and dist/<client>/', () => {
     const cwd = tmpDir();
     const r = cli(['synth'], cwd);
     assert.equal(r.code, 0, r.err);
-    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).length, 4);
+    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).length, 9);
     assert.ok(fs.existsSync(path.join(cwd, 'dist', 'acme', '.mlplat-output')));
   });
 

@@ -21,6 +21,7 @@ const update = process.env.UPDATE_GOLDEN === '1';
 const examples: Record<string, () => App> = {
   acme: () => platformApp(loadPlatform(path.join(ROOT, 'examples/acme/platform.yaml')).spec).app,
   minimal: () => platformApp(loadPlatform(path.join(ROOT, 'examples/minimal/platform.yaml')).spec).app,
+  initech: () => platformApp(loadPlatform(path.join(ROOT, 'examples/initech/platform.yaml')).spec).app,
   custom: () => buildGlobex().app,
 };
 

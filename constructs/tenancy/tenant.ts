@@ -89,6 +89,7 @@ export class Tenant extends Construct implements ITenant {
   readonly allowServiceExposure: boolean;
   readonly containerDefaults: Required<ContainerDefaults>;
   private readonly grants = new Map<IGpuPool, number>();
+  private readonly grantListeners: Array<(pool: IGpuPool, gpus: number) => void> = [];
   private readonly namespaceObject: k8s.KubeNamespace;
   private readonly fleet: IGpuFleet | undefined;
 
@@ -199,6 +200,15 @@ export class Tenant extends Construct implements ITenant {
    * Grants `gpus` physical GPUs of `pool`. The quota counts what the pool schedules:
    * `gpus × pool.unitsPerGpu` (MIG instances or time-slicing replicas).
    */
+  /**
+   * Calls `listener` for every pool granted to the tenant: the grants so far, then each new one
+   * (components that provision per granted pool, such as tracking-server agent queues).
+   */
+  onGpuGrant(listener: (pool: IGpuPool, gpus: number) => void): void {
+    for (const [pool, gpus] of this.grants) listener(pool, gpus);
+    this.grantListeners.push(listener);
+  }
+
   grantGpus(pool: IGpuPool, gpus: number): void {
     if (!Number.isInteger(gpus) || gpus < 1) {
       throw new Error(`tenant "${this.name}": GPUs of pool "${pool.name}" must be a whole number ≥ 1 (got ${gpus}); grant nothing to keep the tenant off the pool`);
@@ -208,6 +218,7 @@ export class Tenant extends Construct implements ITenant {
       throw new Error(`tenant "${this.name}": pool "${pool.name}" is not one of the platform's pools`);
     }
     this.grants.set(pool, gpus);
+    for (const listener of this.grantListeners) listener(pool, gpus);
     this.namespaceObject.metadata.addAnnotation(GRANTED_POOLS_ANNOTATION, [...this.grants.keys()].map((p) => p.name).join(','));
     new k8s.KubeResourceQuota(this, `GpuQuota-${pool.name}`, {
       metadata: {

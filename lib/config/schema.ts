@@ -101,6 +101,126 @@ export const tenantSchema = z.strictObject({
     .describe('Let the tenant create LoadBalancer and NodePort Services (default: reachable through the platform ingress only).'),
 });
 
+const image = z
+  .string()
+  .regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[A-Za-z0-9_.-]{1,128})?(@sha256:[a-f0-9]{64})?$/, 'must be a full image reference, e.g. registry.acme.internal/minio/minio:RELEASE.2025-09-07T16-13-09Z')
+  .describe('Full image reference; overrides the pinned default (still pulled as written, not through imageRegistry).');
+
+const storageClassName = dnsLabel.describe('StorageClass of the volumes; default: the cluster\'s default StorageClass.');
+
+/** Six-field cron (seconds first), as CloudNativePG's ScheduledBackup expects. */
+const SIX_FIELD_CRON = /^\S+ \S+ \S+ \S+ \S+ \S+$/;
+/** Five-field cron, as a Kubernetes CronJob expects. */
+const FIVE_FIELD_CRON = /^(@(yearly|annually|monthly|weekly|daily|hourly)|\S+ \S+ \S+ \S+ \S+)$/;
+
+export const minioStorageSchema = z.strictObject({
+  kind: z.literal('minio').describe('MinIO, run by mlplat as a StatefulSet.'),
+  mode: z
+    .enum(['standalone', 'distributed'])
+    .default('standalone')
+    .describe('standalone: one server; distributed: erasure-coded across `replicas` servers.'),
+  replicas: z.number().int().min(4, 'distributed MinIO needs at least 4 servers').max(32).default(4).describe('Servers in distributed mode.'),
+  size: quantity.default('500Gi').describe('Volume size of each server.'),
+  storageClass: storageClassName.optional(),
+  image: image.optional(),
+  clientImage: image.optional().describe('MinIO client (mc) image for the bootstrap and prefetch Jobs.'),
+});
+
+export const cephNodeSchema = z.strictObject({
+  name: z.string().min(1).describe('Kubernetes node name (its kubernetes.io/hostname label).'),
+  devices: z.array(z.string().min(1)).min(1, 'list at least one device, e.g. nvme1n1').describe('Raw devices on the node for OSDs, e.g. nvme1n1.'),
+});
+
+export const cephStorageSchema = z.strictObject({
+  kind: z.literal('ceph').describe('Ceph through the Rook operator.'),
+  mons: z
+    .number()
+    .int()
+    .refine((n) => n % 2 === 1 && n >= 1 && n <= 9, 'must be an odd number from 1 to 9 (3 for production)')
+    .default(3)
+    .describe('Ceph monitors.'),
+  replicas: z.number().int().min(1).max(7).default(3).describe('Copies of every object (block pool, filesystem and object store).'),
+  devices: z
+    .union([z.literal('all'), z.array(cephNodeSchema).min(1)])
+    .default('all')
+    .describe('"all": every empty device on every node; or the nodes and devices to use.'),
+});
+
+export const storageSchema = z.discriminatedUnion('kind', [minioStorageSchema, cephStorageSchema]);
+
+export const mlflowTrackingSchema = z.strictObject({
+  kind: z.literal('mlflow'),
+  replicas: z.number().int().min(1).max(10).default(1).describe('MLflow server replicas.'),
+  image: image.optional().describe('MLflow image; must contain mlflow[auth], psycopg2 and boto3.'),
+});
+
+export const clearmlTrackingSchema = z.strictObject({
+  kind: z.literal('clearml'),
+  storageClass: storageClassName.optional(),
+  agents: z
+    .boolean()
+    .default(true)
+    .describe('Run a clearml-agent (Kubernetes glue) per tenant and granted GPU pool.'),
+});
+
+export const trackingSchema = z.discriminatedUnion('kind', [mlflowTrackingSchema, clearmlTrackingSchema]);
+
+export const databaseSchema = z.strictObject({
+  instances: z.number().int().min(1).max(9).default(1).describe('PostgreSQL instances (1 primary + replicas); 3 for high availability.'),
+  size: quantity.default('20Gi').describe('Volume size of each instance.'),
+  storageClass: storageClassName.optional(),
+  backup: z
+    .strictObject({
+      schedule: z
+        .string()
+        .regex(SIX_FIELD_CRON, 'must be a six-field cron expression (seconds first), e.g. "0 0 2 * * *"')
+        .default('0 0 2 * * *')
+        .describe('When the base backup runs (six fields, seconds first).'),
+      retention: z
+        .string()
+        .regex(/^[1-9][0-9]*[dwm]$/, 'must be a number of days, weeks or months, e.g. "30d"')
+        .default('30d'),
+    })
+    .default({ schedule: '0 0 2 * * *', retention: '30d' })
+    .describe('Base backups and WAL archive to the platform object store (bucket "backups").'),
+});
+
+export const prefetchSchema = z.strictObject({
+  name: dnsLabel.max(40, 'must be at most 40 characters').describe('Directory under the cache root and part of the Job name.'),
+  source: z
+    .string()
+    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/, 'must be an s3:// URI, e.g. s3://models/llama-2-70b')
+    .describe('s3://bucket/prefix in the platform store, or in `endpoint` when set.'),
+  endpoint: z.url({ protocol: /^https?$/ }).optional().describe('Another S3 endpoint; default: the platform store.'),
+  credentialsSecret: dnsLabel
+    .optional()
+    .describe('Secret in namespace dataset-cache with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for `endpoint`.'),
+  refreshSchedule: z
+    .string()
+    .regex(FIVE_FIELD_CRON, 'must be a five-field cron expression, e.g. "0 3 * * 0"')
+    .optional()
+    .describe('Re-sync on this schedule (a CronJob); default: fill once.'),
+});
+
+export const datasetCacheSchema = z.strictObject({
+  size: quantity.describe('Capacity of the shared cache.'),
+  nfs: z
+    .strictObject({
+      server: z.string().min(1).describe('NFS server address.'),
+      path: z.string().regex(/^\/\S*$/, 'must be an absolute export path').describe('Exported directory that holds the cache.'),
+    })
+    .optional()
+    .describe('NFS export holding the cache (csi-driver-nfs); required unless storage is ceph (then CephFS).'),
+  scratch: z
+    .strictObject({
+      size: quantity.default('100Gi').describe('Writable RWX volume per tenant.'),
+      storageClass: storageClassName.optional(),
+    })
+    .default({ size: '100Gi' })
+    .describe('Each tenant\'s writable area.'),
+  prefetch: z.array(prefetchSchema).default([]).describe('Datasets and model weights copied into the cache ahead of use.'),
+});
+
 export const platformSchema = z.strictObject({
   $schema: z.string().optional(),
   apiVersion: z.literal(API_VERSION),
@@ -129,6 +249,12 @@ export const platformSchema = z.strictObject({
       .default({ groupPrefix: 'oidc:' }),
     gpu: gpuSchema.default({ operator: { driver: 'preinstalled' }, pools: [] }),
     tenants: z.array(tenantSchema).default([]),
+    storage: storageSchema.optional().describe('Object storage (S3) for artifacts, models, datasets, logs and backups.'),
+    database: databaseSchema
+      .default({ instances: 1, size: '20Gi', backup: { schedule: '0 0 2 * * *', retention: '30d' } })
+      .describe('The platform PostgreSQL (CloudNativePG), used by MLflow and Keycloak.'),
+    tracking: trackingSchema.optional().describe('Experiment tracking server; needs storage.'),
+    datasetCache: datasetCacheSchema.optional().describe('Shared read-only cache of datasets and model weights; needs storage.'),
   }),
 });
 
@@ -139,6 +265,13 @@ export type PlatformSpec = z.output<typeof platformSchema>;
 export type GpuPoolSpec = PlatformSpec['spec']['gpu']['pools'][number];
 export type GpuSharingSpec = NonNullable<GpuPoolSpec['sharing']>;
 export type TenantSpec = PlatformSpec['spec']['tenants'][number];
+export type StorageSpec = NonNullable<PlatformSpec['spec']['storage']>;
+export type MinioStorageSpec = z.output<typeof minioStorageSchema>;
+export type CephStorageSpec = z.output<typeof cephStorageSchema>;
+export type TrackingSpec = NonNullable<PlatformSpec['spec']['tracking']>;
+export type DatabaseSpec = PlatformSpec['spec']['database'];
+export type DatasetCacheSpec = NonNullable<PlatformSpec['spec']['datasetCache']>;
+export type PrefetchSpec = DatasetCacheSpec['prefetch'][number];
 
 /** JSON Schema of the config for editors (yaml-language-server). */
 export function platformJsonSchema(): Record<string, unknown> {

@@ -93,6 +93,35 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
       }
     }
   });
+
+  // The data plane: what each part needs.
+  const storage = isObj(spec.storage) ? spec.storage : undefined;
+  const storageKind = str(storage?.kind);
+  if (isObj(spec.tracking) && !storage) {
+    error(['spec', 'tracking'], 'the tracking server keeps artifacts in the object store: add spec.storage (kind: minio or ceph)');
+  }
+  if (isObj(spec.tracking) && spec.tracking.kind === 'clearml' && pools.length === 0) {
+    issues.push({ path: ['spec', 'tracking'], severity: 'warning', message: 'ClearML agents get one queue per granted GPU pool, and no pools are defined: no agents will run' });
+  }
+  if (isObj(spec.datasetCache)) {
+    const cache = spec.datasetCache;
+    if (!storage) error(['spec', 'datasetCache'], 'the dataset cache is filled from the object store: add spec.storage');
+    if (storageKind !== 'ceph' && !isObj(cache.nfs)) {
+      error(['spec', 'datasetCache'], `needs nfs (server and path) to hold the cache${storageKind === 'minio' ? ' (MinIO has no shared filesystem; with storage kind ceph, CephFS is used)' : ''}`);
+    }
+    const prefetch = list(cache.prefetch);
+    uniqueNames(prefetch, ['spec', 'datasetCache', 'prefetch'], 'prefetch', error);
+    prefetch.forEach((p, i) => {
+      if (!isObj(p)) return;
+      const at = ['spec', 'datasetCache', 'prefetch', i];
+      if (p.endpoint !== undefined && p.credentialsSecret === undefined) {
+        error([...at, 'credentialsSecret'], 'name the Secret (in namespace dataset-cache) holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for this endpoint');
+      }
+      if (p.endpoint === undefined && p.credentialsSecret !== undefined) {
+        error([...at, 'credentialsSecret'], 'only used with endpoint: sources in the platform store get their own read-only credentials');
+      }
+    });
+  }
   return issues;
 }
 

@@ -21,14 +21,18 @@ import { MlPlatform, platformApp } from '../../stacks/platform';
 import { Cluster, waitFor } from './lib/cluster';
 import { thirdPartyCrds } from './lib/crds';
 import { fakeNodes } from './lib/nodes';
+import { provisionPendingClaims, TEST_STORAGE_CLASS } from './lib/storage';
+import { credentialTests, dataPlaneTests } from './data-plane';
 import { loadTools, ToolsEnv } from './lib/tools';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLES: Record<string, () => { app: App; platform: MlPlatform }> = {
   acme: () => platformApp(loadPlatform(path.join(ROOT, 'examples/acme/platform.yaml')).spec),
   minimal: () => platformApp(loadPlatform(path.join(ROOT, 'examples/minimal/platform.yaml')).spec),
+  initech: () => platformApp(loadPlatform(path.join(ROOT, 'examples/initech/platform.yaml')).spec),
   custom: buildGlobex,
 };
+const ONLY = process.env.MLPLAT_E2E_EXAMPLES?.split(',').filter(Boolean);
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
 
 let tools: ToolsEnv;
@@ -39,6 +43,7 @@ before(() => {
 });
 
 for (const [name, build] of Object.entries(EXAMPLES)) {
+  if (ONLY && !ONLY.includes(name)) continue;
   describe(`example ${name}`, () => exampleSuite(name, build));
 }
 
@@ -57,6 +62,8 @@ function exampleSuite(name: string, build: () => { app: App; platform: MlPlatfor
       if (r.code !== 0) throw new Error(`CRD rejected: ${r.stderr}`);
     }
     cluster.mustKubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+    const sc = cluster.apply(TEST_STORAGE_CLASS);
+    if (sc.code !== 0) throw new Error(`StorageClass rejected: ${sc.stderr}`);
     for (const node of fakeNodes(platform.gpu)) {
       const r = cluster.apply(node);
       if (r.code !== 0) throw new Error(`node rejected: ${r.stderr}`);
@@ -101,12 +108,24 @@ function exampleSuite(name: string, build: () => { app: App; platform: MlPlatfor
     assert.equal(applied.length, files.flatMap((f) => f.objects).length, 'every object exists in the cluster');
   });
 
+  credentialTests(() => ({ cluster, files, platform }));
+
   it('brings every Deployment, StatefulSet and DaemonSet the platform owns to Available', async () => {
     const workloads = files.flatMap((f) => f.objects).filter((o) => WORKLOAD_KINDS.has(o.kind));
     for (const w of workloads) {
-      await waitFor(`${label(w)} available`, () => (isAvailable(cluster.get([w.kind.toLowerCase(), w.metadata.name, '-n', w.metadata.namespace!])) ? true : undefined), 180_000);
+      await waitFor(
+        `${label(w)} available`,
+        () => {
+          // Claims of StatefulSets appear as they scale: bind each as a provisioner would.
+          provisionPendingClaims(cluster);
+          return isAvailable(cluster.get([w.kind.toLowerCase(), w.metadata.name, '-n', w.metadata.namespace!])) ? true : undefined;
+        },
+        180_000,
+      );
     }
   });
+
+  dataPlaneTests(() => ({ cluster, files, platform }));
 
   it('has every tenant quota computed by the quota controller', async () => {
     for (const t of platform.tenants) {

@@ -5,6 +5,9 @@
  * Network isolation: tools are built and third-party CRDs fetched here (that needs the package
  * registries); the suite itself then runs in a fresh network namespace that has only loopback,
  * so the throw-away control plane can neither be reached from nor reach anything else.
+ *
+ * MLPLAT_E2E_EXAMPLES=acme,initech limits the run to those examples; extra arguments go to
+ * node's test runner.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -31,6 +34,8 @@ const nodeArgs = [
   '--test-concurrency=1',
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+  // e.g. `npm run test:e2e -- --test-name-pattern=minio`
+  ...process.argv.slice(2),
   path.join(__dirname, 'e2e.test.ts'),
 ];
 const env = { ...process.env, [TOOLS_JSON_ENV]: toolsFile, [CRDS_JSON_ENV]: crdsFile };

@@ -28,15 +28,29 @@ describe('PlatformDeployment with Pulumi mocks', () => {
     const groups = registered.filter((r) => r.type === 'kubernetes:yaml/v2:ConfigGroup').map((r) => r.name);
     // registration is asynchronous: compare as sets (the order lives in dependsOn, tested in plan.test.ts)
     assert.deepEqual(groups.sort(), [
+      'credentials-config',
+      'credentials-instances',
+      'credentials-namespaces',
+      'database-instances',
+      'database-namespaces',
+      'dataset-cache-config',
+      'dataset-cache-instances',
+      'dataset-cache-namespaces',
       'gpu-operator-config',
       'gpu-operator-namespaces',
+      'minio-config',
+      'minio-instances',
+      'minio-namespaces',
+      'mlflow-config',
+      'mlflow-instances',
+      'mlflow-namespaces',
       'tenancy-config',
       'tenant-research-config',
       'tenant-research-namespaces',
       'tenant-serving-config',
       'tenant-serving-namespaces',
     ]);
-    const release = registered.find((r) => r.type === 'kubernetes:helm.sh/v3:Release');
+    const release = registered.find((r) => r.type === 'kubernetes:helm.sh/v3:Release' && r.inputs.chart === 'gpu-operator');
     assert.ok(release);
     assert.equal(release.inputs.chart, 'gpu-operator');
     assert.equal(release.inputs.version, 'v26.7.0');

@@ -18,11 +18,26 @@ describe('Pulumi deployment plan', () => {
       'gpu-operator-namespaces',
       'tenant-research-namespaces',
       'tenant-serving-namespaces',
+      'minio-namespaces',
+      'database-namespaces',
+      'mlflow-namespaces',
+      'dataset-cache-namespaces',
+      'credentials-namespaces',
       'gpu-operator-config',
       'tenancy-config',
       'tenant-research-config',
       'tenant-serving-config',
+      'minio-config',
+      'mlflow-config',
+      'dataset-cache-config',
+      'credentials-config',
       'gpu-operator-release-gpu-operator',
+      'database-release-cloudnative-pg',
+      'minio-instances',
+      'database-instances',
+      'mlflow-instances',
+      'dataset-cache-instances',
+      'credentials-instances',
     ]);
     const rank = (s: DeployStep) => STAGES.indexOf(s.stage);
     for (const s of steps) {
@@ -31,11 +46,13 @@ describe('Pulumi deployment plan', () => {
         assert.equal(rank(dep), rank(s) - 1, `${s.name} depends on the stage right before it (${d})`);
       }
     }
-    assert.deepEqual(steps.find((s) => s.name === 'gpu-operator-config')!.dependsOn, ['gpu-operator-namespaces', 'tenant-research-namespaces', 'tenant-serving-namespaces']);
+    assert.deepEqual(steps.find((s) => s.name === 'gpu-operator-config')!.dependsOn, steps.filter((s) => s.stage === 'namespaces').map((s) => s.name));
+    // Custom resources of operators installed by Helm come after those releases.
+    assert.deepEqual(steps.find((s) => s.name === 'database-instances')!.dependsOn, ['gpu-operator-release-gpu-operator', 'database-release-cloudnative-pg']);
   });
 
   it('installs the GPU operator from its repository at the pinned version in repository mode', () => {
-    const helm = acmePlan('repository').find((s) => s.kind === 'helm');
+    const helm = acmePlan('repository').find((s) => s.kind === 'helm' && s.release.chart.chart === 'gpu-operator');
     assert.ok(helm && helm.kind === 'helm');
     assert.deepEqual(helm.source, { repositoryUrl: 'https://helm.ngc.nvidia.com/nvidia' });
     assert.equal(helm.release.chart.version, 'v26.7.0');
@@ -45,7 +62,7 @@ describe('Pulumi deployment plan', () => {
   });
 
   it('installs from a local chart directory in local mode, and needs one', () => {
-    const helm = acmePlan('local', '/charts/').find((s) => s.kind === 'helm');
+    const helm = acmePlan('local', '/charts/').find((s) => s.kind === 'helm' && s.release.chart.chart === 'gpu-operator');
     assert.ok(helm && helm.kind === 'helm');
     assert.deepEqual(helm.source, { path: '/charts/gpu-operator' });
     assert.throws(() => acmePlan('local'), /chart mode "local" needs a charts directory/);
@@ -67,7 +84,7 @@ describe('Pulumi deployment plan', () => {
     const steps = planDeployment(app, { chartMode: 'flux' });
     assert.equal(steps[0].name, 'extra-crds');
     assert.equal(steps[steps.length - 1].name, 'extra-instances');
-    assert.deepEqual(steps[steps.length - 1].dependsOn, ['gpu-operator-operators']);
+    assert.deepEqual(steps[steps.length - 1].dependsOn, ['gpu-operator-operators', 'database-operators']);
   });
 
   it('has stable step names: the same tree plans the same names', () => {

@@ -31,7 +31,7 @@ export function thirdPartyCrds(sources: readonly CrdSource[] = Object.values(VER
       const dir = path.join(info.Dir, s.crdDir);
       return fs
         .readdirSync(dir)
-        .filter((f) => f.endsWith('.yaml'))
+        .filter((f) => (s.files ? s.files.includes(f) : f.endsWith('.yaml')))
         .sort()
         .flatMap((f) => parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS()))
         .filter((o) => o && o.kind === 'CustomResourceDefinition');

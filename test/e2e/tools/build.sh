@@ -166,6 +166,54 @@ build_etcd() {
   if [[ -x /usr/bin/etcdctl ]]; then cp /usr/bin/etcdctl "$out/etcdctl"; fi
 }
 
+# MinIO server and client from their Go modules (no go.mod of ours: neither
+# module has replace directives, so `go install M@V` builds exactly the pin).
+build_go_install() { # out module version
+  (cd "$1" && GOFLAGS="-trimpath -buildvcs=false" GOBIN="$1" GOTOOLCHAIN=local go install -ldflags "-s -w" "$2@$3")
+}
+build_minio() { build_go_install "$1" github.com/minio/minio "$MINIO_VERSION"; }
+build_mc() { build_go_install "$1" github.com/minio/mc "$MC_VERSION"; }
+
+# MLflow from PyPI into a virtualenv inside the tool directory. The venv is
+# built in the temporary directory and renamed, so its console scripts (whose
+# shebangs name the build path) are not used: bin/mlflow runs `python -m mlflow`
+# through the venv's own interpreter, which finds the venv wherever it is.
+build_mlflow() {
+  local out=$1 venv
+  venv=$(dirname "$out")/venv
+  python3 -m venv "$venv"
+  # shellcheck disable=SC2086  # MLFLOW_EXTRA_PACKAGES is a list
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    "mlflow[auth]==$MLFLOW_VERSION" $MLFLOW_EXTRA_PACKAGES
+  cat >"$out/mlflow" <<'SH'
+#!/bin/sh
+here=$(cd "$(dirname "$0")/.." && pwd)
+exec "$here/venv/bin/python" -m mlflow "$@"
+SH
+  cat >"$out/mlflow-python" <<'SH'
+#!/bin/sh
+here=$(cd "$(dirname "$0")/.." && pwd)
+exec "$here/venv/bin/python" "$@"
+SH
+  chmod 755 "$out/mlflow" "$out/mlflow-python"
+}
+
+# PostgreSQL server binaries from Debian (postgresql-<major>), linked.
+build_postgres() {
+  local out=$1 dir=/usr/lib/postgresql/$POSTGRES_MAJOR/bin b
+  if [[ ! -x $dir/postgres ]]; then
+    [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null ||
+      die "PostgreSQL $POSTGRES_MAJOR missing: apt-get install $POSTGRES_DEBIAN_PACKAGE and rerun"
+    say "postgres: apt-get install $POSTGRES_DEBIAN_PACKAGE"
+    if ! apt-cache show "$POSTGRES_DEBIAN_PACKAGE" >/dev/null 2>&1; then apt-get update -qq; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$POSTGRES_DEBIAN_PACKAGE" >/dev/null
+  fi
+  for b in postgres initdb pg_ctl psql pg_isready; do
+    [[ -x $dir/$b ]] || die "$POSTGRES_DEBIAN_PACKAGE did not provide $dir/$b"
+    ln -s "$dir/$b" "$out/$b"
+  done
+}
+
 # Binaries that no reachable registry provides: cached only when handed in.
 import_binary() { # out env-var-name binary-name
   local src=${!2:-}
@@ -180,6 +228,10 @@ ensure_tool "etcd-$ETCD_VERSION" "etcd" build_etcd
 ensure_tool "kwok-$KWOK_VERSION" "kwok kwokctl" build_kwok
 ensure_tool "pulumi-$PULUMI_VERSION" "pulumi" build_pulumi
 ensure_tool "kubernetes-$K8S_VERSION" "kube-apiserver kube-controller-manager kube-scheduler kubectl" build_kubernetes
+ensure_tool "minio-$MINIO_VERSION" "minio" build_minio
+ensure_tool "mc-$MC_VERSION" "mc" build_mc
+ensure_tool "mlflow-$MLFLOW_VERSION" "mlflow mlflow-python" build_mlflow
+ensure_tool "postgres-$POSTGRES_MAJOR" "postgres initdb pg_ctl psql pg_isready" build_postgres
 
 PULUMI_BIN="$CACHE/pulumi-$PULUMI_VERSION/bin"
 

@@ -9,6 +9,7 @@
 #   MLPLAT_KWOK_BIN      kwok, kwokctl
 #   MLPLAT_PULUMI_BIN    pulumi (+ pulumi-language-nodejs when it was handed in)
 #   MLPLAT_ETCD_BIN      etcd
+#   MLPLAT_MINIO_BIN MLPLAT_MC_BIN MLPLAT_MLFLOW_BIN MLPLAT_POSTGRES_BIN   real data-plane components
 #   MLPLAT_PULUMI_KUBERNETES_BIN  pulumi-resource-kubernetes, or empty when not available
 #   MLPLAT_K8S_VERSION MLPLAT_KWOK_VERSION MLPLAT_PULUMI_VERSION
 #   MLPLAT_PULUMI_KUBERNETES_VERSION MLPLAT_ETCD_VERSION   the pinned versions
@@ -27,9 +28,11 @@ _mlplat_tools_env() {
   here=$(cd "$(dirname "$src")" && pwd) || return 1
 
   local K8S_VERSION KWOK_VERSION PULUMI_VERSION PULUMI_KUBERNETES_VERSION ETCD_VERSION key value
+  local MINIO_VERSION MC_VERSION MLFLOW_VERSION POSTGRES_MAJOR
   while IFS='=' read -r key value; do
     case $key in
-      K8S_VERSION | KWOK_VERSION | PULUMI_VERSION | PULUMI_KUBERNETES_VERSION | ETCD_VERSION)
+      K8S_VERSION | KWOK_VERSION | PULUMI_VERSION | PULUMI_KUBERNETES_VERSION | ETCD_VERSION | \
+        MINIO_VERSION | MC_VERSION | MLFLOW_VERSION | POSTGRES_MAJOR)
         eval "$key=\$value" ;;
     esac
   done <"$here/versions.env"
@@ -42,10 +45,13 @@ _mlplat_tools_env() {
   local nodejs="$cache/pulumi-language-nodejs-$PULUMI_VERSION/bin"
   local provider="$cache/pulumi-kubernetes-$PULUMI_KUBERNETES_VERSION/bin"
   local pulumi_home="$cache/pulumi-home"
+  local minio="$cache/minio-$MINIO_VERSION/bin" mc="$cache/mc-$MC_VERSION/bin"
+  local mlflow="$cache/mlflow-$MLFLOW_VERSION/bin" postgres="$cache/postgres-$POSTGRES_MAJOR/bin"
 
   local missing="" f
   for f in "$kube/kube-apiserver" "$kube/kube-controller-manager" "$kube/kube-scheduler" \
-    "$kube/kubectl" "$kwok/kwok" "$kwok/kwokctl" "$pulumi/pulumi" "$etcd/etcd"; do
+    "$kube/kubectl" "$kwok/kwok" "$kwok/kwokctl" "$pulumi/pulumi" "$etcd/etcd" \
+    "$minio/minio" "$mc/mc" "$mlflow/mlflow" "$postgres/postgres" "$postgres/initdb" "$postgres/pg_ctl"; do
     [ -x "$f" ] || missing="$missing $f"
   done
   if [ -n "$missing" ]; then
@@ -54,7 +60,7 @@ _mlplat_tools_env() {
     return 1
   fi
 
-  local path_add="$kube:$kwok:$pulumi:$etcd"
+  local path_add="$kube:$kwok:$pulumi:$etcd:$minio:$mc:$mlflow:$postgres"
   if [ -x "$nodejs/pulumi-language-nodejs" ]; then
     path_add="$path_add:$nodejs"
   else
@@ -73,6 +79,7 @@ _mlplat_tools_env() {
   export MLPLAT_K8S_VERSION="$K8S_VERSION" MLPLAT_KWOK_VERSION="$KWOK_VERSION"
   export MLPLAT_PULUMI_VERSION="$PULUMI_VERSION" MLPLAT_PULUMI_KUBERNETES_VERSION="$PULUMI_KUBERNETES_VERSION"
   export MLPLAT_ETCD_VERSION="$ETCD_VERSION"
+  export MLPLAT_MINIO_BIN="$minio" MLPLAT_MC_BIN="$mc" MLPLAT_MLFLOW_BIN="$mlflow" MLPLAT_POSTGRES_BIN="$postgres"
   export PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=1
 
   # kwokctl reads its defaults from KWOK_* variables: local binaries, no downloads.

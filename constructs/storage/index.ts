@@ -1,0 +1,3 @@
+export * from './ceph';
+export * from './minio';
+export * from './types';

@@ -1,0 +1,2 @@
+export * from './clearml';
+export * from './mlflow';

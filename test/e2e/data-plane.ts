@@ -1,0 +1,268 @@
+/**
+ * Data-plane assertions of the e2e suite (storage, credentials, database, tracking, dataset
+ * cache), registered into each example's suite by e2e.test.ts. Each test skips itself when the
+ * example has no such component.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { it } from 'node:test';
+import { TENANT_CACHE_CLAIM } from '../../constructs/cache/dataset-cache';
+import { ISecretRef } from '../../constructs/credentials/types';
+import { ClearmlServer } from '../../constructs/tracking/clearml';
+import { MlflowServer } from '../../constructs/tracking/mlflow';
+import { KubeObject, SynthFile } from '../../lib/synth';
+import { MlPlatform } from '../../stacks/platform';
+import { Cluster, waitFor } from './lib/cluster';
+import { runContainer, startContainer } from './lib/local-pod';
+import { freePort, httpOk, Processes, startPostgres, until } from './lib/processes';
+import { runCredentialGenerator, secretData } from './lib/storage';
+
+export interface SuiteState {
+  readonly cluster: Cluster;
+  readonly files: readonly SynthFile[];
+  readonly platform: MlPlatform;
+}
+
+const objectsOf = (s: SuiteState): KubeObject[] => s.files.flatMap((f) => f.objects);
+const one = (objects: readonly KubeObject[], kind: string, namespace: string, name: string | RegExp): any => {
+  const hits = objects.filter((o) => o.kind === kind && o.metadata.namespace === namespace && (typeof name === 'string' ? o.metadata.name === name : name.test(o.metadata.name)));
+  assert.equal(hits.length, 1, `one ${kind} ${namespace}/${name} in the output`);
+  return hits[0];
+};
+
+/** Runs the credentials Job's script (as its ServiceAccount); called right after apply. */
+export function credentialTests(state: () => SuiteState): void {
+  it('creates every declared credential once, as the generator ServiceAccount allows, and none is in the output', () => {
+    const { cluster, platform, files } = state();
+    // Only platforms with a component that needs a credential have the generator.
+    if (!objectsOf(state()).some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'mlplat-credentials')) return;
+    const gen = platform.credentials;
+    const script = one(objectsOf(state()), 'ConfigMap', gen.namespace, gen.configMapName).data['generate.sh'];
+    const first = runCredentialGenerator(cluster, script, `${gen.namespace}:${gen.serviceAccountName}`);
+    assert.equal((first.match(/^created: /gm) ?? []).length, gen.secrets.length, first);
+    const versions = new Map<string, string>();
+    for (const s of gen.secrets) {
+      const obj = cluster.get<any>(['secret', s.name, '-n', s.namespace]);
+      assert.deepEqual(Object.keys(obj.data).sort(), [...s.keys].sort(), `${s.namespace}/${s.name} keys`);
+      versions.set(`${s.namespace}/${s.name}`, obj.metadata.resourceVersion);
+      for (const [key, b64] of Object.entries<string>(obj.data)) {
+        const value = Buffer.from(b64, 'base64').toString('utf8');
+        if (value.length >= 16 && /^[A-Za-z0-9]+$/.test(value)) {
+          for (const f of files) assert.ok(!JSON.stringify(f.objects).includes(value), `${s.namespace}/${s.name}.${key} appears in ${f.name}`);
+        }
+      }
+    }
+    const second = runCredentialGenerator(cluster, script, `${gen.namespace}:${gen.serviceAccountName}`);
+    assert.equal((second.match(/^exists: /gm) ?? []).length, gen.secrets.length, second);
+    for (const s of gen.secrets) {
+      assert.equal(cluster.get<any>(['secret', s.name, '-n', s.namespace]).metadata.resourceVersion, versions.get(`${s.namespace}/${s.name}`), 'a re-run changes nothing');
+    }
+    // The ServiceAccount can neither list nor change Secrets.
+    const as = ['--as', `system:serviceaccount:${gen.namespace}:${gen.serviceAccountName}`];
+    const s0 = gen.secrets[0];
+    assert.notEqual(cluster.kubectl([...as, 'get', 'secrets', '-n', s0.namespace]).code, 0, 'list is forbidden');
+    assert.notEqual(cluster.kubectl([...as, 'delete', 'secret', s0.name, '-n', s0.namespace]).code, 0, 'delete is forbidden');
+  });
+}
+
+export function dataPlaneTests(state: () => SuiteState): void {
+  it('gives every tenant its storage credentials, tracking credentials and a bound read-only cache volume', { skip: false }, async (t) => {
+    const { cluster, platform } = state();
+    if (!platform.storage) return t.skip('no storage in this example');
+    for (const tenant of platform.tenants) {
+      const s3: ISecretRef = platform.storage.tenantBucket(tenant).credentials;
+      assert.deepEqual(Object.keys(secretData(cluster, s3.namespace, s3.name)).sort().filter((k) => k.startsWith('AWS_')), ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
+      if (platform.tracking instanceof MlflowServer) {
+        const data = secretData(cluster, tenant.namespace, 'mlflow-credentials');
+        assert.equal(data.MLFLOW_WORKSPACE, tenant.name);
+        assert.equal(data.MLFLOW_TRACKING_USERNAME, tenant.name);
+      }
+      if (platform.datasetCache) {
+        await waitFor(`${tenant.namespace}/${TENANT_CACHE_CLAIM} bound`, () => {
+          const pvc = cluster.get<any>(['pvc', TENANT_CACHE_CLAIM, '-n', tenant.namespace]);
+          return pvc.status?.phase === 'Bound' ? pvc : undefined;
+        });
+        const pvc = cluster.get<any>(['pvc', TENANT_CACHE_CLAIM, '-n', tenant.namespace]);
+        assert.equal(pvc.spec.volumeName, `mlplat-dataset-cache-${tenant.name}`);
+        assert.deepEqual(pvc.status.accessModes, ['ReadOnlyMany']);
+      }
+    }
+  });
+
+  it('refuses a tenant pod that mounts the dataset cache writable, and admits it read-only', (t) => {
+    const { cluster, platform } = state();
+    const cache = platform.datasetCache;
+    const tenant = platform.tenants[0];
+    if (!cache || !tenant) return t.skip('no dataset cache in this example');
+    const pod = (name: string, readOnly: boolean) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: tenant.namespace },
+      spec: {
+        securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'c',
+            image: 'busybox',
+            resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '16Mi' } },
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+            volumeMounts: [{ name: 'd', mountPath: '/datasets' }],
+          },
+        ],
+        volumes: [{ name: 'd', persistentVolumeClaim: { claimName: TENANT_CACHE_CLAIM, readOnly } }],
+      },
+    });
+    const rw = cluster.create(pod('cache-writer', false));
+    assert.notEqual(rw.code, 0);
+    assert.match(rw.stderr, /the shared cache is read-only/);
+    // The mount helper's spec is admitted (read-only claim).
+    const bare = pod('cache-reader', true);
+    const spec: any = { ...bare.spec, volumes: [], containers: bare.spec.containers.map((c) => ({ ...c, volumeMounts: [] })) };
+    const ro = cluster.create({ ...bare, spec: cache.mountInto(spec) });
+    assert.equal(ro.code, 0, ro.stderr);
+  });
+
+  it('runs a ClearML agent per tenant and granted GPU pool, each with that pool\'s queue and placement', (t) => {
+    const { cluster, platform } = state();
+    const tracking = platform.tracking;
+    if (!(tracking instanceof ClearmlServer)) return t.skip('no ClearML in this example');
+    const expected = platform.tenants.flatMap((tn) => [...tn.gpuGrants.keys()].map((p) => ({ tenant: tn.name, pool: p.name })));
+    assert.equal(tracking.queues.length, expected.length);
+    for (const q of tracking.queues) {
+      const deployments = cluster.get<{ items: any[] }>(['deployments', '-n', q.tenant]).items;
+      const agent = deployments.find((d) => JSON.stringify(d.spec.template.spec.containers).includes(q.queue));
+      assert.ok(agent, `an agent Deployment in ${q.tenant} serves queue ${q.queue}`);
+      assert.equal(agent.status?.availableReplicas, agent.spec.replicas, `${agent.metadata.name} is available`);
+    }
+  });
+
+  it('real components: MinIO (bootstrap as synthesized), PostgreSQL and MLflow log and read back a tenant run; tenants are isolated', { timeout: 600_000 }, async (t) => {
+    const s = state();
+    const { cluster, platform } = s;
+    const store = platform.storage;
+    const mlflow = platform.tracking;
+    if (!(mlflow instanceof MlflowServer) || store?.kind !== 'minio') return t.skip('this example does not run MLflow on MinIO');
+    const objects = objectsOf(s);
+    const env = cluster.env;
+    const bin = (k: string) => env[k] ?? assert.fail(`${k} is not set (test/e2e/tools/env.sh)`);
+    const started = Date.now();
+    const procs = new Processes('mlplat-e2e-real');
+    try {
+      // MinIO: the synthesized StatefulSet's container, listening on loopback.
+      const s3Port = await freePort();
+      const consolePort = await freePort();
+      const minioSts = one(objects, 'StatefulSet', store.namespace, 'minio');
+      startContainer({
+        cluster, procs, objects, name: 'minio',
+        pod: { namespace: store.namespace, spec: minioSts.spec.template.spec },
+        rewriteArgs: { ':9000': `127.0.0.1:${s3Port}`, ':9001': `127.0.0.1:${consolePort}` },
+        commands: { minio: path.join(bin('MLPLAT_MINIO_BIN'), 'minio') },
+      });
+      const s3Url = `http://127.0.0.1:${s3Port}`;
+      await until('MinIO ready', () => httpOk(`${s3Url}/minio/health/ready`), 60_000).catch((e) => assert.fail(`${e}\n${procs.tail('minio')}`));
+
+      // Its bootstrap Job's container, twice (idempotent).
+      const bootstrap = one(objects, 'Job', store.namespace, /^minio-bootstrap-/);
+      const runBootstrap = () =>
+        runContainer({
+          cluster, procs, objects, name: 'minio-bootstrap',
+          pod: { namespace: store.namespace, spec: bootstrap.spec.template.spec },
+          rewrite: [[store.s3.url, s3Url]],
+          extraEnv: { PATH: `${bin('MLPLAT_MC_BIN')}:${process.env.PATH}` },
+        });
+      runBootstrap();
+      runBootstrap();
+
+      // PostgreSQL, with the roles and databases the synthesized CloudNativePG objects declare.
+      const pg = await startPostgres(procs, bin('MLPLAT_POSTGRES_BIN'));
+      const cnpg = one(objects, 'Cluster', 'databases', 'platform');
+      for (const role of cnpg.spec.managed.roles) {
+        const pw = secretData(cluster, 'databases', role.passwordSecret.name).password;
+        pg.psql(`CREATE ROLE "${role.name}" LOGIN PASSWORD '${pw}'`);
+      }
+      for (const db of objects.filter((o: any) => o.kind === 'Database' && o.spec.cluster.name === 'platform') as any[]) {
+        pg.psql(`CREATE DATABASE "${db.spec.name}" OWNER "${db.spec.owner}"`);
+      }
+
+      // MLflow: the synthesized Deployment's container and start script.
+      const mlflowPort = await freePort();
+      const mlflowUrl = `http://localhost:${mlflowPort}`;
+      const rewrite: Array<[string, string]> = [
+        [mlflow.endpoint.url, mlflowUrl],
+        [`${mlflow.trackingDatabase.endpoint.host}:${mlflow.trackingDatabase.endpoint.port}`, `127.0.0.1:${pg.port}`],
+        [store.s3.url, s3Url],
+      ];
+      const toolsPath = `${bin('MLPLAT_MLFLOW_BIN')}:${bin('MLPLAT_MC_BIN')}:${process.env.PATH}`;
+      const dep = one(objects, 'Deployment', mlflow.namespace, 'mlflow');
+      startContainer({
+        cluster, procs, objects, name: 'mlflow',
+        pod: { namespace: mlflow.namespace, spec: dep.spec.template.spec },
+        rewrite,
+        rewriteArgs: { '0.0.0.0': '127.0.0.1', [String(mlflow.endpoint.port)]: String(mlflowPort) },
+        extraEnv: { PATH: toolsPath },
+      });
+      await until('MLflow healthy', () => httpOk(`${mlflowUrl}/health`), 180_000).catch((e) => assert.fail(`${e}\n${procs.tail('mlflow')}`));
+
+      const mlflowJob = one(objects, 'Job', mlflow.namespace, /^mlflow-bootstrap-/);
+      const runMlflowBootstrap = () =>
+        runContainer({
+          cluster, procs, objects, name: 'mlflow-bootstrap',
+          pod: { namespace: mlflow.namespace, spec: mlflowJob.spec.template.spec },
+          rewrite,
+          commands: { python: path.join(bin('MLPLAT_MLFLOW_BIN'), 'mlflow-python') },
+          extraEnv: { PATH: toolsPath },
+        });
+      runMlflowBootstrap();
+      assert.match(runMlflowBootstrap(), /exists/);
+
+      // A tenant's data scientist, with only the tenant's Secret.
+      const [a, b] = platform.tenants;
+      const client = path.join(__dirname, 'fixtures', 'mlflow_tenant.py');
+      const asTenant = (tenant: string, ...args: string[]): any => {
+        const creds = secretData(cluster, tenant, 'mlflow-credentials');
+        const r = spawnSync(path.join(bin('MLPLAT_MLFLOW_BIN'), 'mlflow-python'), [client, ...args], {
+          encoding: 'utf8',
+          env: { PATH: toolsPath, HOME: procs.dir, ...creds, MLFLOW_TRACKING_URI: creds.MLFLOW_TRACKING_URI.replace(mlflow.endpoint.url, mlflowUrl) },
+          timeout: 120_000,
+        });
+        assert.equal(r.status, 0, `${tenant} ${args.join(' ')}: ${r.stderr}`);
+        return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+      };
+      const logged = asTenant(a.name, 'log', `written by ${a.name}`);
+      assert.match(logged.artifact_uri, new RegExp(`^mlflow-artifacts:/workspaces/${a.name}/`));
+      assert.deepEqual(asTenant(a.name, 'read', logged.run_id), { content: `written by ${a.name}`, lr: '0.001', loss: 0.25 });
+      if (b) {
+        const probe = asTenant(b.name, 'probe', logged.run_id);
+        assert.ok(!probe.experiments.includes('e2e-experiment'), `${b.name} sees ${a.name}'s experiments: ${probe.experiments}`);
+        assert.notEqual(probe.get_run, 'allowed', `${b.name} read ${a.name}'s run`);
+      }
+
+      // The artifact is in the platform bucket; tenant S3 users reach only their own bucket.
+      const rootCreds = secretData(cluster, store.namespace, 'minio-root');
+      const mc = (alias: Record<string, string>, ...args: string[]) =>
+        spawnSync(path.join(bin('MLPLAT_MC_BIN'), 'mc'), args, { encoding: 'utf8', env: { PATH: toolsPath, MC_CONFIG_DIR: path.join(procs.dir, '.mc'), ...alias } });
+      const host = (creds: Record<string, string>) => `http://${creds.AWS_ACCESS_KEY_ID}:${creds.AWS_SECRET_ACCESS_KEY}@127.0.0.1:${s3Port}`;
+      const root = { MC_HOST_s3: host({ AWS_ACCESS_KEY_ID: rootCreds.MINIO_ROOT_USER, AWS_SECRET_ACCESS_KEY: rootCreds.MINIO_ROOT_PASSWORD }) };
+      const listing = mc(root, 'ls', '--recursive', 's3/artifacts');
+      assert.match(listing.stdout, new RegExp(`workspaces/${a.name}/.*notes\\.txt`), listing.stderr);
+      const note = path.join(procs.dir, 'note.txt');
+      fs.writeFileSync(note, 'tenant data');
+      const aCreds = { MC_HOST_t: host(secretData(cluster, a.namespace, 's3-credentials')) };
+      assert.equal(mc(aCreds, 'cp', note, `t/tenant-${a.name}/note.txt`).status, 0);
+      assert.equal(mc(aCreds, 'cat', `t/tenant-${a.name}/note.txt`).stdout, 'tenant data');
+      assert.notEqual(mc(aCreds, 'ls', 't/artifacts').status, 0, 'tenants cannot list the artifacts bucket');
+      if (b) {
+        const bCreds = { MC_HOST_t: host(secretData(cluster, b.namespace, 's3-credentials')) };
+        const denied = mc(bCreds, 'cat', `t/tenant-${a.name}/note.txt`);
+        assert.notEqual(denied.status, 0, `${b.name} read ${a.name}'s bucket`);
+        assert.match(denied.stderr + denied.stdout, /Access Denied|Insufficient permissions/);
+        assert.notEqual(mc(aCreds, 'ls', `t/tenant-${b.name}`).status, 0);
+      }
+      process.stdout.write(`# real components: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    } finally {
+      procs.cleanup();
+    }
+  });
+}
