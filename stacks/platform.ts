@@ -191,6 +191,7 @@ export class MlPlatform extends Construct {
     } else {
       this.trackingServer = new ClearmlServer(chart, 'Clearml', { ...(rest as ClearmlServerOptions), credentials: this.credentials, store });
     }
+    if (this.cache && this.trackingServer instanceof ClearmlServer) this.trackingServer.useDatasetCache(this.cache);
     for (const t of this.tenantList) this.connectTracking(t);
     return this.trackingServer;
   }
@@ -215,6 +216,8 @@ export class MlPlatform extends Construct {
       defaultScratchStorageClass: store instanceof CephStore ? store.filesystem.storageClassName : undefined,
     });
     for (const t of this.tenantList) this.cache.addTenant(t);
+    // ClearML task pods get the cache too (agents are added per tenant grant, after this).
+    if (this.trackingServer instanceof ClearmlServer) this.trackingServer.useDatasetCache(this.cache);
     return this.cache;
   }
 

@@ -144,6 +144,7 @@ export class ClearmlServer extends Construct {
   private readonly credentials: CredentialGenerator;
   private readonly store: IObjectStore;
   private readonly queueList: ClearmlQueue[] = [];
+  private taskCache?: { mountInto(spec: k8s.PodSpec): k8s.PodSpec };
   /** Per tenant: its API key pair as the apiserver reads it (a copy in this namespace). */
   private readonly agentUsers = new Map<string, { readonly tenant: string; readonly user: string; readonly serverCopy: ISecretRef; readonly tenantSecret: ISecretRef; readonly artifacts: ISecretRef }>();
 
@@ -227,6 +228,15 @@ export class ClearmlServer extends Construct {
    * task becomes a pod on `pool` asking for `units` of its GPU resource, counted against the
    * tenant's quota of that pool.
    */
+  /**
+   * Mounts the dataset cache (read-only, with its scratch area) into every task pod of agents
+   * added from now on.
+   */
+  useDatasetCache(cache: { mountInto(spec: k8s.PodSpec): k8s.PodSpec }): void {
+    if (this.queueList.length > 0) throw new Error('enable the dataset cache before adding ClearML agents: task pod templates are already written');
+    this.taskCache = cache;
+  }
+
   addAgent(tenant: ITenant, pool: IGpuPool, units: number = 1): ClearmlQueue {
     if (!this.agents) {
       throw new Error(`ClearML agents are disabled (agents: false); cannot add an agent for tenant "${tenant.name}" on pool "${pool.name}"`);
@@ -258,6 +268,7 @@ export class ClearmlServer extends Construct {
       maxPods: Math.floor(capacity / units),
       credentials: this.tenantCredentials(tenant),
       taskClearmlConf: taskClearmlConf(this.store),
+      taskCache: this.taskCache,
     });
     this.queueList.push(queue);
     return queue;
@@ -684,6 +695,7 @@ interface ClearmlAgentProps {
   readonly maxPods: number;
   readonly credentials: { readonly api: ISecretRef; readonly artifacts: ISecretRef };
   readonly taskClearmlConf: string;
+  readonly taskCache?: { mountInto(spec: k8s.PodSpec): k8s.PodSpec };
 }
 
 /** One clearml-agent Kubernetes glue in a tenant's namespace (created by `ClearmlServer.addAgent`). */
@@ -715,7 +727,7 @@ class ClearmlAgent extends Construct {
         // prune must never select them.
         labels: { 'app.kubernetes.io/name': 'clearml-task', 'app.kubernetes.io/managed-by': 'clearml-agent', ...poolLabels },
       },
-      spec: hardenedPod({
+      spec: (props.taskCache ? (spec: k8s.PodSpec) => props.taskCache!.mountInto(spec) : (spec: k8s.PodSpec) => spec)(hardenedPod({
         ...pool.placement(),
         serviceAccountName: tenant.serviceAccountName,
         restartPolicy: 'Never',
@@ -741,7 +753,7 @@ class ClearmlAgent extends Construct {
           }),
         ],
         volumes: [{ name: 'home', emptyDir: {} }],
-      }),
+      })),
     };
 
     const data = {

@@ -6,7 +6,11 @@ import { ISecretRef } from '../../constructs/credentials/types';
 import { PlatformDatabase } from '../../constructs/database/postgres';
 import { BucketAccess, CredentialsTarget, IBucket, IObjectStore, serviceEndpoint } from '../../constructs/storage/types';
 import { MlflowServer } from '../../constructs/tracking/mlflow';
-import { all, find, objectsOf, synthFile, ACME, testChart } from '../helpers';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+import { all, find, objectsOf, synthFile, ACME, ROOT, testChart } from '../helpers';
+
+const INITECH = path.join(ROOT, 'examples', 'initech', 'platform.yaml');
 
 /** An object store that records grants, to test consumers alone. */
 class FakeStore implements IObjectStore {
@@ -237,6 +241,21 @@ describe('DatasetCache', () => {
 describe('acme data plane', () => {
   it('references only declared Secrets from every workload', () => {
     const { objects, platform } = synthFile(ACME);
+    assertSecretRefsDeclared(objects, platform.credentials);
+  });
+});
+
+describe('initech data plane (Ceph + ClearML)', () => {
+  it('keeps the cache on CephFS and mounts it into every ClearML task pod template', () => {
+    const { objects, platform } = synthFile(INITECH);
+    const pv = find(objects, 'PersistentVolume', 'mlplat-dataset-cache-vision');
+    assert.equal(pv.spec.csi.driver, 'rook-ceph.cephfs.csi.ceph.com');
+    const templates = objects.filter((o: any) => o.kind === 'ConfigMap' && o.data?.['pod-template.yaml']) as any[];
+    assert.equal(templates.length, 3, 'forecasting: a100 + rtx, vision: rtx');
+    for (const cm of templates) {
+      const spec = parse(cm.data['pod-template.yaml']).spec;
+      assert.deepEqual(spec.volumes.find((v: any) => v.name === 'dataset-cache'), { name: 'dataset-cache', persistentVolumeClaim: { claimName: 'dataset-cache', readOnly: true } }, cm.metadata.name);
+    }
     assertSecretRefsDeclared(objects, platform.credentials);
   });
 });

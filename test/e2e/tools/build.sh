@@ -184,7 +184,7 @@ build_mlflow() {
   python3 -m venv "$venv"
   # shellcheck disable=SC2086  # MLFLOW_EXTRA_PACKAGES is a list
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    "mlflow[auth]==$MLFLOW_VERSION" $MLFLOW_EXTRA_PACKAGES
+    "mlflow[$MLFLOW_EXTRAS]==$MLFLOW_VERSION" $MLFLOW_EXTRA_PACKAGES
   cat >"$out/mlflow" <<'SH'
 #!/bin/sh
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -230,7 +230,7 @@ ensure_tool "pulumi-$PULUMI_VERSION" "pulumi" build_pulumi
 ensure_tool "kubernetes-$K8S_VERSION" "kube-apiserver kube-controller-manager kube-scheduler kubectl" build_kubernetes
 ensure_tool "minio-$MINIO_VERSION" "minio" build_minio
 ensure_tool "mc-$MC_VERSION" "mc" build_mc
-ensure_tool "mlflow-$MLFLOW_VERSION" "mlflow mlflow-python" build_mlflow
+ensure_tool "mlflow-$MLFLOW_VERSION-${MLFLOW_EXTRAS//,/-}" "mlflow mlflow-python" build_mlflow
 ensure_tool "postgres-$POSTGRES_MAJOR" "postgres initdb pg_ctl psql pg_isready" build_postgres
 
 PULUMI_BIN="$CACHE/pulumi-$PULUMI_VERSION/bin"

@@ -28,11 +28,11 @@ _mlplat_tools_env() {
   here=$(cd "$(dirname "$src")" && pwd) || return 1
 
   local K8S_VERSION KWOK_VERSION PULUMI_VERSION PULUMI_KUBERNETES_VERSION ETCD_VERSION key value
-  local MINIO_VERSION MC_VERSION MLFLOW_VERSION POSTGRES_MAJOR
+  local MINIO_VERSION MC_VERSION MLFLOW_VERSION MLFLOW_EXTRAS POSTGRES_MAJOR
   while IFS='=' read -r key value; do
     case $key in
       K8S_VERSION | KWOK_VERSION | PULUMI_VERSION | PULUMI_KUBERNETES_VERSION | ETCD_VERSION | \
-        MINIO_VERSION | MC_VERSION | MLFLOW_VERSION | POSTGRES_MAJOR)
+        MINIO_VERSION | MC_VERSION | MLFLOW_VERSION | MLFLOW_EXTRAS | POSTGRES_MAJOR)
         eval "$key=\$value" ;;
     esac
   done <"$here/versions.env"
@@ -46,7 +46,7 @@ _mlplat_tools_env() {
   local provider="$cache/pulumi-kubernetes-$PULUMI_KUBERNETES_VERSION/bin"
   local pulumi_home="$cache/pulumi-home"
   local minio="$cache/minio-$MINIO_VERSION/bin" mc="$cache/mc-$MC_VERSION/bin"
-  local mlflow="$cache/mlflow-$MLFLOW_VERSION/bin" postgres="$cache/postgres-$POSTGRES_MAJOR/bin"
+  local mlflow="$cache/mlflow-$MLFLOW_VERSION-$(printf %s "$MLFLOW_EXTRAS" | tr , -)/bin" postgres="$cache/postgres-$POSTGRES_MAJOR/bin"
 
   local missing="" f
   for f in "$kube/kube-apiserver" "$kube/kube-controller-manager" "$kube/kube-scheduler" \
