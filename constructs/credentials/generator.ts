@@ -147,6 +147,17 @@ export class CredentialGenerator extends Construct {
     return this.declared.map((d) => d.ref);
   }
 
+  /** Secrets written by others (operators) that declared Secrets copy from; the Job waits for them. */
+  get externalSources(): readonly ISecretRef[] {
+    const out = new Map<string, ISecretRef>();
+    for (const d of this.declared) {
+      for (const source of Object.values(d.keys)) {
+        if ('copyFrom' in source && source.copyFrom.producer !== GENERATOR_NAME) out.set(`${source.copyFrom.namespace}/${source.copyFrom.name}`, source.copyFrom);
+      }
+    }
+    return [...out.values()];
+  }
+
   /**
    * Declares a Secret the generator creates once in `namespace`. Copies must name a Secret
    * declared before (or an external one) and are waited for, so their producer may be slow.

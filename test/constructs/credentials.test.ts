@@ -81,6 +81,15 @@ describe('CredentialGenerator', () => {
     }
   });
 
+  it('lists the Secrets of other producers that copies wait for', () => {
+    const { gen } = fixture();
+    const rook = externalSecret('rook-ceph', 'rook-ceph-object-user-s3-app', ['AccessKey', 'SecretKey'], 'rook-ceph');
+    const own = gen.secret('a', 'own', { k: { generate: 16 } });
+    gen.secret('b', 'copy', { AWS_ACCESS_KEY_ID: { copyFrom: rook, key: 'AccessKey' }, AWS_SECRET_ACCESS_KEY: { copyFrom: rook, key: 'SecretKey' }, k: { copyFrom: own, key: 'k' } });
+    assert.deepEqual(gen.externalSources, [rook]);
+    assert.deepEqual(gen.secrets.map((x) => x.name), ['own', 'copy']);
+  });
+
   it('renames the Job when a Secret is added, so a changed template is a new Job', () => {
     const { gen } = fixture();
     gen.secret('a', 'one', { k: { generate: 16 } });
