@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The naming policy, chosen once: Kubernetes object names are stable and human
  * (`gpu-operator`, `<tenant>`, `mlplat-gpu-<pool>`), never derived from construct paths.
@@ -41,4 +42,15 @@ export function reservedNamespaceReason(name: string): string | undefined {
     return 'is reserved for a platform component';
   }
   return undefined;
+}
+
+/**
+ * `<prefix><name>` when it fits in `max` characters (a DNS label by default); otherwise the name
+ * is cut and given a short hash of the whole, so distinct inputs stay distinct and stable.
+ */
+export function boundedName(prefix: string, name: string, max = 63): string {
+  const full = `${prefix}${name}`;
+  if (full.length <= max) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 8);
+  return `${full.slice(0, max - 9).replace(/[-.]+$/, '')}-${hash}`;
 }

@@ -98,7 +98,7 @@ describe('mlplat synth', () => {
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 91 objects in 9 files/);
+    assert.match(r.out, /synthesized acme: 95 objects in 9 files/);
   });
 
   it('defaults to the bundled example and dist/<client>/', () => {

@@ -61,3 +61,22 @@ describe('examples match their golden output', () => {
     assert.throws(() => new GpuSmokeTest(platform, 'Ungranted', { tenant: nlp, pool: l40s }), /pool "l40s" is not granted to tenant "nlp"/);
   });
 });
+
+describe('chart values', () => {
+  it('are plain data in every example (no unresolved cdk8s wrappers such as Quantity)', () => {
+    for (const [name, build] of Object.entries(examples)) {
+      for (const f of renderTree(build())) {
+        for (const o of f.objects.filter((x) => x.kind === 'HelmRelease') as any[]) {
+          const walk = (v: unknown, at: string): void => {
+            if (v === null || typeof v !== 'object') return;
+            if (!Array.isArray(v) && Object.keys(v).length === 1 && 'value' in (v as object) && typeof (v as any).value === 'string') {
+              assert.fail(`${name}/${f.name}: HelmRelease ${o.metadata.name} ${at} is a wrapped value ${JSON.stringify(v)}`);
+            }
+            for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
+          };
+          walk(o.spec.values, 'values');
+        }
+      }
+    }
+  });
+});

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { AdmissionPolicy } from '../../lib/admission-policy';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
-import { MLPLAT_PREFIX } from '../../lib/naming';
+import { boundedName, MLPLAT_PREFIX } from '../../lib/naming';
 import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
 import { externalSecret } from '../credentials/generator';
 import { ISecretRef } from '../credentials/types';
@@ -19,6 +19,8 @@ export const TENANT_SCRATCH_CLAIM = 'scratch';
 export const CACHE_MOUNT_PATH = '/datasets';
 export const SCRATCH_MOUNT_PATH = '/scratch';
 const WRITER_CLAIM = 'cache';
+/** Prefetch: `sh -c MIRROR_SCRIPT mirror <source> <target>`. */
+const MIRROR_SCRIPT = 'mc alias set src "$S3_ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >/dev/null && exec mc mirror --overwrite --retry "$1" "$2"';
 
 /** A CephFS filesystem the cache can live on (the Ceph store's handle). */
 export interface ICephFilesystem {
@@ -243,19 +245,19 @@ export class DatasetCache extends Construct {
       creds = this.platformStoreCredentials(bucket);
       endpoint = new URL(this.store.s3.url);
     }
-    const mcHost = `${endpoint.protocol}//$(AWS_ACCESS_KEY_ID):$(AWS_SECRET_ACCESS_KEY)@${endpoint.host}`;
     const podSpec = hardenedPod({
       restartPolicy: 'OnFailure',
       containers: [
         hardenedContainer({
           name: 'mirror',
           image: this.clientImage,
-          // mc mirror copies what is missing or changed and skips identical files.
-          args: ['mirror', '--overwrite', '--retry', `src/${bucket}${prefix.replace(/\/+$/, '')}`, `/cache/${name}`],
+          // `mc alias set` rather than MC_HOST_*: secret keys may hold "/" or "+", which a URL
+          // would need encoded. mc mirror copies what is missing or changed and skips identical files.
+          command: ['/bin/sh', '-c', MIRROR_SCRIPT, 'mirror', `src/${bucket}${prefix.replace(/\/+$/, '')}`, `/cache/${name}`],
           env: [
             { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: creds.keyRef('AWS_ACCESS_KEY_ID') } },
             { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: creds.keyRef('AWS_SECRET_ACCESS_KEY') } },
-            { name: 'MC_HOST_src', value: mcHost },
+            { name: 'S3_ENDPOINT', value: endpoint.origin },
             { name: 'MC_CONFIG_DIR', value: '/tmp/.mc' },
           ],
           resources: resources({ cpu: '250m', memory: '256Mi' }, { memory: '1Gi' }),
@@ -294,7 +296,11 @@ export class DatasetCache extends Construct {
   private platformStoreCredentials(bucket: string): ISecretRef {
     let creds = this.storeGrants.get(bucket);
     if (!creds) {
-      creds = this.store.grant({ namespace: CACHE_NAMESPACE, secretName: `prefetch-${bucket}`, user: `dataset-cache-${bucket}` }, [this.store.bucket(bucket)], 'read');
+      creds = this.store.grant(
+        { namespace: CACHE_NAMESPACE, secretName: boundedName('prefetch-', bucket.replace(/\./g, '-')), user: boundedName('dataset-cache-', bucket.replace(/\./g, '-')) },
+        [this.store.bucket(bucket)],
+        'read',
+      );
       this.storeGrants.set(bucket, creds);
     }
     return creds;
@@ -305,7 +311,9 @@ export class DatasetCache extends Construct {
       accessModes: [mode],
       storageClassName: '',
       volumeName,
-      resources: { requests: { storage: k8s.Quantity.fromString(this.size) } },
+      // A static claim cannot be resized, and binding only needs the PV to be at least this big:
+      // the size lives on the PV (whose capacity may change), so changing it re-applies cleanly.
+      resources: { requests: { storage: k8s.Quantity.fromString('1Mi') } },
     };
   }
 

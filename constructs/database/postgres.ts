@@ -19,7 +19,8 @@ export interface CloudnativePgValues {
   readonly image?: { readonly repository: string };
   readonly crds: { readonly create: boolean };
   readonly config: { readonly clusterWide: boolean };
-  readonly resources: k8s.ResourceRequirements;
+  /** Plain strings: chart values are not Kubernetes objects, so Quantity wrappers would not be resolved. */
+  readonly resources: { readonly requests: { readonly cpu: string; readonly memory: string }; readonly limits: { readonly memory: string } };
 }
 
 export interface PlatformDatabaseOptions {
@@ -124,10 +125,7 @@ export class PlatformDatabase extends Construct implements IPostgres {
         ...(ctx.imageRegistry ? { image: { repository: `${ctx.imageRegistry}/cloudnative-pg/cloudnative-pg` } } : {}),
         crds: { create: true },
         config: { clusterWide: true },
-        resources: {
-          requests: { cpu: k8s.Quantity.fromString('100m'), memory: k8s.Quantity.fromString('200Mi') },
-          limits: { memory: k8s.Quantity.fromString('500Mi') },
-        },
+        resources: { requests: { cpu: '100m', memory: '200Mi' }, limits: { memory: '500Mi' } },
       },
     });
 

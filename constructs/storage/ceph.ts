@@ -1,3 +1,4 @@
+import { TenantIngress } from '../../lib/tenant-ingress';
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ChartRelease } from '../../lib/chart-release';
@@ -221,6 +222,13 @@ export class CephStore extends Construct implements IObjectStore {
             'Ceph OSDs use raw block devices, privileged containers and hostPath /var/lib/rook; CSI plugins mount on the host',
         },
       },
+    });
+    // Tenants reach the S3 gateway only (Rook's RGW pods listen on 8080 behind the Service's port
+    // 80); mons, OSDs, the dashboard and metrics accept only non-tenant namespaces. Host-network
+    // pods are not subject to NetworkPolicies: cephx keys protect those.
+    new TenantIngress(this, 'TenantIngress', {
+      namespace: ROOK_CEPH_NAMESPACE,
+      openings: [{ name: 'rgw', podLabels: { app: 'rook-ceph-rgw', rook_object_store: OBJECT_STORE }, port: 8080 }],
     });
 
     this.release = new ChartRelease<RookCephValues>(this, 'Release', {

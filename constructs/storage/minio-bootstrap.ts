@@ -48,8 +48,11 @@ export function policyFileName(user: string): string {
 }
 
 /** MinIO policy name of a user (prefixed so it never collides with MinIO's built-in policies). */
+/** Prefix of every policy mlplat creates (and so of the users it manages). */
+export const POLICY_PREFIX = 'mlplat-';
+
 export function policyName(user: string): string {
-  return `mlplat-${user}`;
+  return `${POLICY_PREFIX}${user}`;
 }
 
 export interface BootstrapScriptProps {
@@ -77,6 +80,7 @@ export function bootstrapScript(props: BootstrapScriptProps): string {
     '',
     ...props.buckets.map((b) => `bucket ${shq(b)}`),
     ...props.users.map((u) => `user ${shq(u)} ${shq(policyName(u))} ${shq(policyFileName(u))}`),
+    `retire ${shq(` ${props.users.join(' ')} `)}`,
     'log done',
     '',
   ];
@@ -141,6 +145,19 @@ user() { # user policy-name policy-file
       *) printf '%s\\n' "$out" >&2; exit 1 ;;
     esac
   fi
+}
+
+# Users mlplat made (an mlplat-* policy) that are no longer declared, e.g. of a removed tenant,
+# are disabled: their keys stop working at once, their data stays. Declaring one again
+# re-enables it (user add). Users made by hand are left alone.
+retire() { # " declared users "
+  mc --quiet admin user list s3 | while read -r status name policies; do
+    case "$policies" in ${POLICY_PREFIX}*) ;; *) continue ;; esac
+    case "$1" in *" $name "*) continue ;; esac
+    [ "$status" = enabled ] || continue
+    log "user $name: no longer declared, disabling"
+    mc --quiet admin user disable s3 "$name" >/dev/null
+  done
 }
 
 `;

@@ -1,3 +1,4 @@
+import { TenantIngress } from '../../lib/tenant-ingress';
 import { createHash } from 'node:crypto';
 import { Chart, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
@@ -160,6 +161,9 @@ export class MinioStore extends Construct implements IObjectStore {
         },
       },
     });
+
+    // Tenants reach the S3 API only (not the console); the platform reaches everything.
+    new TenantIngress(this, 'TenantIngress', { namespace: MINIO_NAMESPACE, openings: [{ name: 's3', podLabels: this.selector, port: S3_PORT }] });
 
     this.rootCredentials = props.credentials.secret(MINIO_NAMESPACE, 'minio-root', {
       MINIO_ROOT_USER: { value: ROOT_USER },
@@ -357,7 +361,9 @@ export class MinioStore extends Construct implements IObjectStore {
                   { name: 'MINIO_ROOT_USER', valueFrom: { secretKeyRef: this.rootCredentials.keyRef('MINIO_ROOT_USER') } },
                   { name: 'MINIO_ROOT_PASSWORD', valueFrom: { secretKeyRef: this.rootCredentials.keyRef('MINIO_ROOT_PASSWORD') } },
                   // Prometheus scrapes /minio/v2/metrics/cluster without a bearer token.
-                  { name: 'MINIO_PROMETHEUS_AUTH_TYPE', value: 'public' },
+                  // Metrics are on the S3 port, which tenants reach: scraping needs a bearer token
+                  // (`mc admin prometheus generate`), so bucket names and usage stay private.
+                  { name: 'MINIO_PROMETHEUS_AUTH_TYPE', value: 'jwt' },
                   // MinIO creates $HOME/.minio/certs at start; the root filesystem is read-only.
                   { name: 'HOME', value: '/tmp' },
                 ],

@@ -9,8 +9,9 @@ import { ImageRef } from '../../lib/versions';
 import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
 import { ISecretRef, S3_KEYS } from '../credentials/types';
+import { TENANT_LABEL, TENANT_NAMESPACES } from '../gpu/access-policy';
 import { IGpuPool, POOL_LABEL } from '../gpu/pool';
-import { IBucket, IObjectStore, serviceEndpoint, ServiceEndpoint } from '../storage/types';
+import { IObjectStore, serviceEndpoint, ServiceEndpoint } from '../storage/types';
 import { ITenant, TENANT_REACHABLE_LABEL } from '../tenancy/tenant';
 
 /** clearml-agent version task pods install (the glue pins it with `K8S_GLUE_POD_AGENT_INSTALL_ARGS`). */
@@ -68,7 +69,7 @@ export interface ClearmlServerOptions {
 export interface ClearmlServerProps extends ClearmlServerOptions {
   /** Generates the server's secrets and the agents' API keys. */
   readonly credentials: CredentialGenerator;
-  /** Object store that holds artifacts and models (the tasks' default output destination). */
+  /** Object store whose per-tenant buckets hold the tasks' artifacts and models. */
   readonly store: IObjectStore;
 }
 
@@ -93,10 +94,30 @@ const SERVER_KEYS = {
 
 /** Keys of each tenant's agent Secret: the env names clearml-agent and the SDK read. */
 export const AGENT_KEYS = { accessKey: 'CLEARML_API_ACCESS_KEY', secretKey: 'CLEARML_API_SECRET_KEY' } as const;
-/** Name of the agent API key Secret in each tenant namespace. */
+/** Name of the agent API key Secret in each tenant namespace (read by task pods). */
 export const AGENT_SECRET = 'clearml-agent';
-/** Name of the artifacts-bucket S3 credentials Secret in each tenant namespace. */
-export const ARTIFACTS_SECRET = 'clearml-artifacts-s3';
+/** Keys of the copy of a tenant's agent key pair in the `clearml` namespace (read by the apiserver and the glue). */
+const SERVER_COPY_KEYS = { accessKey: 'USER_KEY', secretKey: 'USER_SECRET' } as const;
+
+/** Longest Kubernetes object name mlplat derives here (a DNS-1123 label). */
+const MAX_NAME = 63;
+/** Hex characters of the hash that ends a shortened name. */
+const NAME_HASH_LENGTH = 8;
+
+/**
+ * Name of the glue Deployment (and its ServiceAccount, ConfigMap, Role and RoleBinding) of
+ * `tenant`'s agent on `pool`: `clearml-agent-<tenant>-<pool>`. A name longer than 63 characters
+ * keeps its first 54 and ends in `-` and the first 8 hex digits of the SHA-256 of the full name.
+ */
+export function clearmlAgentName(tenant: string, pool: string): string {
+  const full = `clearml-agent-${tenant}-${pool}`;
+  if (full.length <= MAX_NAME) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, NAME_HASH_LENGTH);
+  return `${full.slice(0, MAX_NAME - NAME_HASH_LENGTH - 1).replace(/-+$/, '')}-${hash}`;
+}
+
+/** Components of the backends (MongoDB, Elasticsearch, Redis): reachable only from server pods. */
+const BACKEND_COMPONENTS = { mongo: 'mongo', elastic: 'elasticsearch', redis: 'redis' } as const;
 
 const PORTS = { apiserver: 8008, webserver: 8080, fileserver: 8081, mongo: 27017, elastic: 9200, redis: 6379 } as const;
 /** nginx in the server image listens on 80 (clearml.conf.template); the Service exposes 8080 as upstream does. */
@@ -115,10 +136,11 @@ const hocon = (value: string) => JSON.stringify(value);
 
 /**
  * The ClearML server (apiserver, webserver, fileserver, async delete) with its MongoDB,
- * Elasticsearch and Redis, and per tenant and GPU pool a clearml-agent Kubernetes glue that
- * launches the tasks of queue `<tenant>-<pool>` as pods in the tenant's namespace, on the pool's
- * nodes and against the tenant's quota. Every secret the server would otherwise take from its
- * public defaults is generated; artifacts go to the platform object store.
+ * Elasticsearch and Redis, and per tenant and GPU pool a clearml-agent Kubernetes glue (in the
+ * `clearml` namespace, out of tenants' reach) that launches the tasks of queue `<tenant>-<pool>`
+ * as pods in the tenant's namespace, on the pool's nodes and against the tenant's quota. Every
+ * secret the server would otherwise take from its public defaults is generated; task pods keep
+ * their artifacts in their tenant's own bucket.
  */
 export class ClearmlServer extends Construct {
   readonly namespace = CLEARML_NAMESPACE;
@@ -131,22 +153,16 @@ export class ClearmlServer extends Construct {
   readonly web: ServiceEndpoint;
   /** File server (uploads from the UI and debug samples); the SDK's `files_server`. */
   readonly files: ServiceEndpoint;
-  /** Bucket that holds task artifacts and models. */
-  readonly artifacts: IBucket;
-  /** Default output destination of tasks: `s3://<host>:<port>/artifacts`. */
-  readonly defaultOutputUri: string;
   /** The server's generated secrets (session and token signing secrets, system users' keys). */
   readonly serverSecret: ISecretRef;
-  /** S3 credentials of the server (async delete of artifacts of deleted tasks). */
-  readonly storeCredentials: ISecretRef;
 
   private readonly ctx: PlatformContext;
   private readonly credentials: CredentialGenerator;
   private readonly store: IObjectStore;
   private readonly queueList: ClearmlQueue[] = [];
   private taskCache?: { mountInto(spec: k8s.PodSpec): k8s.PodSpec };
-  /** Per tenant: its API key pair as the apiserver reads it (a copy in this namespace). */
-  private readonly agentUsers = new Map<string, { readonly tenant: string; readonly user: string; readonly serverCopy: ISecretRef; readonly tenantSecret: ISecretRef; readonly artifacts: ISecretRef }>();
+  /** Per tenant: its API key pair, in its namespace and copied here for the apiserver and the glue. */
+  private readonly agentUsers = new Map<string, AgentUser>();
 
   constructor(scope: Construct, id: string, props: ClearmlServerProps) {
     super(scope, id);
@@ -202,12 +218,9 @@ export class ClearmlServer extends Construct {
       [SERVER_KEYS.webserverSecret]: { generate: 64 },
     });
 
-    this.artifacts = props.store.bucket('artifacts');
-    this.storeCredentials = props.store.grant({ namespace: ns, secretName: 'clearml-s3', user: 'clearml' }, [this.artifacts], 'readwrite');
-    this.defaultOutputUri = `s3://${s3HostPort(props.store)}/${this.artifacts.name}`;
-
     this.addBackends();
     this.addServer();
+    this.restrictIngress();
   }
 
   /** Every queue an agent serves, in the order they were added. */
@@ -224,10 +237,13 @@ export class ClearmlServer extends Construct {
   }
 
   /**
-   * A clearml-agent Kubernetes glue in `tenant`'s namespace serving queue `<tenant>-<pool>`: each
-   * task becomes a pod on `pool` asking for `units` of its GPU resource, counted against the
-   * tenant's quota of that pool.
+   * Default output destination of `tenant`'s tasks: `s3://<host>:<port>/<tenant bucket>`, the
+   * bucket only that tenant's S3 user may use.
    */
+  outputUri(tenant: ITenant): string {
+    return `s3://${s3HostPort(this.store)}/${this.store.tenantBucket(tenant).bucket.name}`;
+  }
+
   /**
    * Mounts the dataset cache (read-only, with its scratch area) into every task pod of agents
    * added from now on.
@@ -237,6 +253,11 @@ export class ClearmlServer extends Construct {
     this.taskCache = cache;
   }
 
+  /**
+   * A clearml-agent Kubernetes glue serving queue `<tenant>-<pool>`: it runs in `clearml` and
+   * turns each task into a pod in `tenant`'s namespace on `pool`, asking for `units` of the pool's
+   * GPU resource, counted against the tenant's quota of that pool.
+   */
   addAgent(tenant: ITenant, pool: IGpuPool, units: number = 1): ClearmlQueue {
     if (!this.agents) {
       throw new Error(`ClearML agents are disabled (agents: false); cannot add an agent for tenant "${tenant.name}" on pool "${pool.name}"`);
@@ -259,6 +280,18 @@ export class ClearmlServer extends Construct {
     }
 
     const queue: ClearmlQueue = { tenant: tenant.name, pool: pool.name, queue: `${tenant.name}-${pool.name}` };
+    // `a-b` on pool `c` and `a` on pool `b-c` would share queue `a-b-c` (each glue would launch
+    // the other tenant's tasks) and the Deployment name.
+    const clash = this.queueList.find((q) => q.queue === queue.queue);
+    if (clash) {
+      throw new Error(`ClearML agent of tenant "${tenant.name}" on pool "${pool.name}": its queue "${queue.queue}" is already served by the agent of tenant "${clash.tenant}" on pool "${clash.pool}"; rename the tenant or the pool`);
+    }
+    // The glue labels each task pod with the queue name cut to 63 characters (clearml-agent
+    // K8sIntegration._safe_k8s_label_value), which must end in a letter or digit.
+    const labelValue = queue.queue.slice(0, MAX_NAME);
+    if (!/[a-z0-9]$/.test(labelValue)) {
+      throw new Error(`ClearML agent of tenant "${tenant.name}" on pool "${pool.name}": the glue labels task pods with the queue name's first ${MAX_NAME} characters, "${labelValue}", which ends in "-" and is no valid label value; choose a shorter tenant or pool name`);
+    }
     new ClearmlAgent(this, `Agent-${tenant.name}-${pool.name}`, {
       server: this,
       tenant,
@@ -267,6 +300,8 @@ export class ClearmlServer extends Construct {
       queue: queue.queue,
       maxPods: Math.floor(capacity / units),
       credentials: this.tenantCredentials(tenant),
+      outputUri: this.outputUri(tenant),
+      storeCredentials: this.store.tenantBucket(tenant).credentials,
       taskClearmlConf: taskClearmlConf(this.store),
       taskCache: this.taskCache,
     });
@@ -274,8 +309,11 @@ export class ClearmlServer extends Construct {
     return queue;
   }
 
-  /** The tenant's API key pair (generated in its namespace, copied here for the apiserver) and artifacts credentials. */
-  private tenantCredentials(tenant: ITenant): { readonly api: ISecretRef; readonly artifacts: ISecretRef } {
+  /**
+   * The tenant's API key pair: generated in its namespace (for its task pods) and copied into
+   * `clearml` (a Secret name up to 253 characters) for the apiserver and the glue.
+   */
+  private tenantCredentials(tenant: ITenant): AgentUser {
     let entry = this.agentUsers.get(tenant.name);
     if (!entry) {
       const tenantSecret = this.credentials.secret(tenant.namespace, AGENT_SECRET, {
@@ -283,19 +321,14 @@ export class ClearmlServer extends Construct {
         [AGENT_KEYS.secretKey]: { generate: 64 },
       });
       const serverCopy = this.credentials.secret(this.namespace, `clearml-agent-${tenant.name}`, {
-        USER_KEY: { copyFrom: tenantSecret, key: AGENT_KEYS.accessKey },
-        USER_SECRET: { copyFrom: tenantSecret, key: AGENT_KEYS.secretKey },
+        [SERVER_COPY_KEYS.accessKey]: { copyFrom: tenantSecret, key: AGENT_KEYS.accessKey },
+        [SERVER_COPY_KEYS.secretKey]: { copyFrom: tenantSecret, key: AGENT_KEYS.secretKey },
       });
-      const artifacts = this.store.grant(
-        { namespace: tenant.namespace, secretName: ARTIFACTS_SECRET, user: `clearml-${tenant.name}` },
-        [this.artifacts],
-        'readwrite',
-      );
       // The apiserver turns every `secure.credentials.<name>` entry into a user with that key pair.
-      entry = { tenant: tenant.name, user: `agent_${tenant.name.replace(/-/g, '_')}`, serverCopy, tenantSecret, artifacts };
+      entry = { tenant: tenant.name, user: `agent_${tenant.name.replace(/-/g, '_')}`, serverCopy, tenantSecret };
       this.agentUsers.set(tenant.name, entry);
     }
-    return { api: entry.tenantSecret, artifacts: entry.artifacts };
+    return entry;
   }
 
   /** `CLEARML__SECURE__CREDENTIALS__<USER>__*` for every tenant's agent user. */
@@ -306,8 +339,8 @@ export class ClearmlServer extends Construct {
         { name: `${prefix}ROLE`, value: 'user' },
         // Read by the apiserver for users of role `user` (it creates their backend user record).
         { name: `${prefix}DISPLAY_NAME`, value: hocon(`ClearML agent ${tenant}`) },
-        { name: `${prefix}USER_KEY`, valueFrom: { secretKeyRef: serverCopy.keyRef('USER_KEY') } },
-        { name: `${prefix}USER_SECRET`, valueFrom: { secretKeyRef: serverCopy.keyRef('USER_SECRET') } },
+        { name: `${prefix}USER_KEY`, valueFrom: { secretKeyRef: serverCopy.keyRef(SERVER_COPY_KEYS.accessKey) } },
+        { name: `${prefix}USER_SECRET`, valueFrom: { secretKeyRef: serverCopy.keyRef(SERVER_COPY_KEYS.secretKey) } },
       ];
     });
   }
@@ -384,8 +417,8 @@ export class ClearmlServer extends Construct {
   private addBackends(): void {
     const mongoUid = 999; // `mongodb` user of the official image
     this.serviceAccount('MongoServiceAccount', 'clearml-mongo');
-    this.service('MongoService', 'clearml-mongo', 'mongo', PORTS.mongo, 'mongodb');
-    this.statefulSet('Mongo', 'clearml-mongo', 'mongo', hardenedPod({
+    this.service('MongoService', 'clearml-mongo', BACKEND_COMPONENTS.mongo, PORTS.mongo, 'mongodb');
+    this.statefulSet('Mongo', 'clearml-mongo', BACKEND_COMPONENTS.mongo, hardenedPod({
       serviceAccountName: 'clearml-mongo',
       containers: [
         hardenedContainer({
@@ -412,12 +445,12 @@ export class ClearmlServer extends Construct {
         { name: 'tmp', emptyDir: {} },
       ],
     }, { uid: mongoUid }), [this.claim('data', SIZES.mongo)]);
-    this.allowOnlyFrom('MongoNetworkPolicy', 'clearml-mongo', 'mongo', PORTS.mongo, ['apiserver', 'async-delete']);
+    this.allowOnlyFrom('MongoNetworkPolicy', 'clearml-mongo', BACKEND_COMPONENTS.mongo, PORTS.mongo, ['apiserver', 'async-delete']);
 
     const elasticUid = 1000; // `elasticsearch` user of the official image
     this.serviceAccount('ElasticServiceAccount', 'clearml-elastic');
-    this.service('ElasticService', 'clearml-elastic', 'elasticsearch', PORTS.elastic, 'http');
-    this.statefulSet('Elastic', 'clearml-elastic', 'elasticsearch', hardenedPod({
+    this.service('ElasticService', 'clearml-elastic', BACKEND_COMPONENTS.elastic, PORTS.elastic, 'http');
+    this.statefulSet('Elastic', 'clearml-elastic', BACKEND_COMPONENTS.elastic, hardenedPod({
       serviceAccountName: 'clearml-elastic',
       containers: [
         hardenedContainer({
@@ -460,12 +493,12 @@ export class ClearmlServer extends Construct {
         }),
       ],
     }, { uid: elasticUid }), [this.claim('data', SIZES.elastic)]);
-    this.allowOnlyFrom('ElasticNetworkPolicy', 'clearml-elastic', 'elasticsearch', PORTS.elastic, ['apiserver', 'async-delete']);
+    this.allowOnlyFrom('ElasticNetworkPolicy', 'clearml-elastic', BACKEND_COMPONENTS.elastic, PORTS.elastic, ['apiserver', 'async-delete']);
 
     const redisUid = 999; // `redis` user of the official image
     this.serviceAccount('RedisServiceAccount', 'clearml-redis');
-    this.service('RedisService', 'clearml-redis', 'redis', PORTS.redis, 'redis');
-    this.statefulSet('Redis', 'clearml-redis', 'redis', hardenedPod({
+    this.service('RedisService', 'clearml-redis', BACKEND_COMPONENTS.redis, PORTS.redis, 'redis');
+    this.statefulSet('Redis', 'clearml-redis', BACKEND_COMPONENTS.redis, hardenedPod({
       serviceAccountName: 'clearml-redis',
       containers: [
         hardenedContainer({
@@ -479,7 +512,37 @@ export class ClearmlServer extends Construct {
         }),
       ],
     }, { uid: redisUid }), [this.claim('data', SIZES.redis)]);
-    this.allowOnlyFrom('RedisNetworkPolicy', 'clearml-redis', 'redis', PORTS.redis, ['apiserver', 'fileserver', 'async-delete']);
+    this.allowOnlyFrom('RedisNetworkPolicy', 'clearml-redis', BACKEND_COMPONENTS.redis, PORTS.redis, ['apiserver', 'fileserver', 'async-delete']);
+  }
+
+  /**
+   * Tenants may reach only the apiserver and the fileserver, on their ports (task pods and users'
+   * SDKs call them). Every other pod here — above all the webserver, which hands its system
+   * user's key pair to every client — admits only namespaces without the tenant label (the
+   * platform's ingress, monitoring, this namespace). The backends keep their own, narrower
+   * policies: the platform-wide one leaves them out, since policies add up.
+   */
+  private restrictIngress(): void {
+    const notTenants: k8s.LabelSelector = { matchExpressions: [{ key: TENANT_LABEL, operator: 'DoesNotExist' }] };
+    new k8s.KubeNetworkPolicy(this, 'PlatformIngressPolicy', {
+      metadata: { name: 'clearml-from-platform', namespace: this.namespace },
+      spec: {
+        podSelector: { matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'NotIn', values: Object.values(BACKEND_COMPONENTS) }] },
+        policyTypes: ['Ingress'],
+        ingress: [{ from: [{ namespaceSelector: notTenants }] }],
+      },
+    });
+    for (const [id, endpoint, component] of [['ApiserverTenantPolicy', this.api, 'apiserver'], ['FileserverTenantPolicy', this.files, 'fileserver']] as const) {
+      new k8s.KubeNetworkPolicy(this, id, {
+        metadata: { name: `${endpoint.name}-from-tenants`, namespace: this.namespace },
+        spec: {
+          podSelector: { matchLabels: this.selector(component) },
+          policyTypes: ['Ingress'],
+          // The Service port is also the container's port.
+          ingress: [{ from: [{ namespaceSelector: TENANT_NAMESPACES }], ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(endpoint.port) }] }],
+        },
+      });
+    }
   }
 
   /** Connection settings of the apiserver and the async-delete job, as upstream's compose file sets them. */
@@ -495,14 +558,15 @@ export class ClearmlServer extends Construct {
     ];
   }
 
-  /** S3 access of the apiserver and async delete to the artifacts bucket (services.storage_credentials). */
-  private storeEnv(): k8s.EnvVar[] {
-    return [
-      { name: S3_KEYS.accessKeyId, valueFrom: { secretKeyRef: this.storeCredentials.keyRef(S3_KEYS.accessKeyId) } },
-      { name: S3_KEYS.secretAccessKey, valueFrom: { secretKeyRef: this.storeCredentials.keyRef(S3_KEYS.secretAccessKey) } },
-      // HOCON: ${VAR} falls back to the environment variable above.
-      { name: 'CLEARML__SERVICES__STORAGE_CREDENTIALS__AWS__S3__CREDENTIALS', value: `[${s3CredentialsEntry(this.store)}]` },
-    ];
+  /**
+   * No S3 credentials on the server side. Task artifacts live in tenant buckets the server must
+   * not hold keys to: `storage.get_settings`, which every ClearML user may call, returns them, and
+   * the async-delete job deletes whatever `s3://` URL a deleted task recorded. No `AWS_*` env
+   * either (the server's default key falls back to it). Upstream's default entry
+   * (`localhost:9000`, `minioadmin`) is dropped too; without a key, S3 deletes are marked failed.
+   */
+  private noStoreEnv(): k8s.EnvVar[] {
+    return [{ name: 'CLEARML__SERVICES__STORAGE_CREDENTIALS__AWS__S3__CREDENTIALS', value: '[]' }];
   }
 
   /** Run as the image's root user with every capability dropped (see the namespace's pod-security-reason). */
@@ -566,7 +630,7 @@ export class ClearmlServer extends Construct {
               { name: 'CLEARML__APISERVER__PRE_POPULATE__ENABLED', value: 'false' },
               // No calls home to updates.clear.ml (air-gapped clusters).
               { name: 'CLEARML__APISERVER__CHECK_FOR_UPDATES__ENABLED', value: 'false' },
-              ...this.storeEnv(),
+              ...this.noStoreEnv(),
             ],
           }) as unknown as k8s.EnvVar[],
           resources: resources({ cpu: '100m', memory: '256Mi' }, { cpu: '2', memory: '1Gi' }),
@@ -578,7 +642,7 @@ export class ClearmlServer extends Construct {
       volumes: [scratch('logs'), scratch('tmp'), scratch('apierrors')],
     }));
 
-    // async delete: removes the files of deleted tasks from the fileserver and the object store.
+    // async delete: removes the files of deleted tasks from the fileserver.
     this.serviceAccount('AsyncDeleteServiceAccount', 'clearml-async-delete');
     this.serverDeployment('AsyncDelete', 'clearml-async-delete', 'async-delete', this.rootPod({
       serviceAccountName: 'clearml-async-delete',
@@ -593,7 +657,7 @@ export class ClearmlServer extends Construct {
             { name: 'PYTHONPATH', value: '/opt/clearml/apiserver' },
             tokenSecret, // signs the fileserver tokens it deletes with
             fileserverPrefixes,
-            ...this.storeEnv(),
+            ...this.noStoreEnv(),
           ],
           resources: resources({ cpu: '50m', memory: '128Mi' }, { cpu: '1', memory: '512Mi' }),
           // A queue worker with no port or health endpoint: no probes (a crash restarts it).
@@ -686,6 +750,17 @@ export class ClearmlServer extends Construct {
   }
 }
 
+/** A tenant's ClearML API key pair: in its namespace for task pods, copied into `clearml`. */
+interface AgentUser {
+  readonly tenant: string;
+  /** ClearML user the apiserver creates from `secure.credentials.<user>`. */
+  readonly user: string;
+  /** `clearml/clearml-agent-<tenant>` (`USER_KEY`, `USER_SECRET`): the apiserver's and the glue's copy. */
+  readonly serverCopy: ISecretRef;
+  /** `<tenant>/clearml-agent` (`CLEARML_API_ACCESS_KEY`, `CLEARML_API_SECRET_KEY`): read by task pods. */
+  readonly tenantSecret: ISecretRef;
+}
+
 interface ClearmlAgentProps {
   readonly server: ClearmlServer;
   readonly tenant: ITenant;
@@ -693,36 +768,48 @@ interface ClearmlAgentProps {
   readonly units: number;
   readonly queue: string;
   readonly maxPods: number;
-  readonly credentials: { readonly api: ISecretRef; readonly artifacts: ISecretRef };
+  readonly credentials: AgentUser;
+  /** `CLEARML_DEFAULT_OUTPUT_URI` of task pods: the tenant's bucket. */
+  readonly outputUri: string;
+  /** The tenant's S3 credentials (in its namespace) for its bucket. */
+  readonly storeCredentials: ISecretRef;
   readonly taskClearmlConf: string;
   readonly taskCache?: { mountInto(spec: k8s.PodSpec): k8s.PodSpec };
 }
 
-/** One clearml-agent Kubernetes glue in a tenant's namespace (created by `ClearmlServer.addAgent`). */
+/**
+ * One clearml-agent Kubernetes glue (created by `ClearmlServer.addAgent`). It runs in `clearml`,
+ * where tenants can create no pods: it needs egress to the Kubernetes API, which a policy in the
+ * tenant's namespace could grant only by pod labels any member can copy. A Role in the tenant's
+ * namespace lets it manage pods there only.
+ */
 class ClearmlAgent extends Construct {
   constructor(scope: Construct, id: string, props: ClearmlAgentProps) {
     super(scope, id);
     const { server, tenant, pool } = props;
     const ctx = PlatformContext.of(this);
-    const ns = tenant.namespace;
-    const name = `clearml-agent-${pool.name}`;
+    const ns = server.namespace;
+    const taskNs = tenant.namespace;
+    const name = clearmlAgentName(tenant.name, pool.name);
     const poolLabels = { [POOL_LABEL]: pool.name };
-    const labels = { ...ctx.labels('clearml-agent', 'agent'), ...poolLabels };
-    const selector = { 'app.kubernetes.io/name': 'clearml-agent', 'app.kubernetes.io/instance': ctx.client, ...poolLabels };
+    // Several tenants' glues share the namespace: tenant and pool tell them apart.
+    const agentLabels = { [TENANT_LABEL]: tenant.name, ...poolLabels };
+    const labels = { ...ctx.labels('clearml-agent', 'agent'), ...agentLabels };
+    const selector = { 'app.kubernetes.io/name': 'clearml-agent', 'app.kubernetes.io/instance': ctx.client, ...agentLabels };
     const secretEnv = (envName: string, ref: ISecretRef, key: string): k8s.EnvVar => ({ name: envName, valueFrom: { secretKeyRef: ref.keyRef(key) } });
-    const apiEnv: k8s.EnvVar[] = [
+    const hostEnv: k8s.EnvVar[] = [
       { name: 'CLEARML_API_HOST', value: server.api.url },
       { name: 'CLEARML_WEB_HOST', value: server.web.url },
       { name: 'CLEARML_FILES_HOST', value: server.files.url },
-      secretEnv(AGENT_KEYS.accessKey, props.credentials.api, AGENT_KEYS.accessKey),
-      secretEnv(AGENT_KEYS.secretKey, props.credentials.api, AGENT_KEYS.secretKey),
     ];
+    const { serverCopy, tenantSecret } = props.credentials;
 
     // No `kind`: the glue sets Pod (or Job, in its job mode), as upstream's chart template leaves it.
     const podTemplate = {
       apiVersion: 'v1',
       metadata: {
-        namespace: ns,
+        // The glue creates each pod in its template's namespace.
+        namespace: taskNs,
         // Not managed-by mlplat: the glue creates these pods with `kubectl apply`, and mlplat's
         // prune must never select them.
         labels: { 'app.kubernetes.io/name': 'clearml-task', 'app.kubernetes.io/managed-by': 'clearml-agent', ...poolLabels },
@@ -736,10 +823,13 @@ class ClearmlAgent extends Construct {
             name: 'task',
             workingDir: TASK_HOME,
             env: [
-              ...apiEnv,
-              secretEnv(S3_KEYS.accessKeyId, props.credentials.artifacts, S3_KEYS.accessKeyId),
-              secretEnv(S3_KEYS.secretAccessKey, props.credentials.artifacts, S3_KEYS.secretAccessKey),
-              { name: 'CLEARML_DEFAULT_OUTPUT_URI', value: server.defaultOutputUri },
+              ...hostEnv,
+              // Secrets of the tenant's own namespace: the pod runs there.
+              secretEnv(AGENT_KEYS.accessKey, tenantSecret, AGENT_KEYS.accessKey),
+              secretEnv(AGENT_KEYS.secretKey, tenantSecret, AGENT_KEYS.secretKey),
+              secretEnv(S3_KEYS.accessKeyId, props.storeCredentials, S3_KEYS.accessKeyId),
+              secretEnv(S3_KEYS.secretAccessKey, props.storeCredentials, S3_KEYS.secretAccessKey),
+              { name: 'CLEARML_DEFAULT_OUTPUT_URI', value: props.outputUri },
               { name: 'HOME', value: TASK_HOME },
               // Skips the apt-get steps of the glue's pod script, which need root.
               { name: 'CLEARML_AGENT_SKIP_CONTAINER_APT', value: '1' },
@@ -761,25 +851,27 @@ class ClearmlAgent extends Construct {
       'task-clearml.conf': props.taskClearmlConf,
       'glue.py': GLUE_SCRIPT,
     };
-    new k8s.KubeConfigMap(this, 'Config', { metadata: { name, namespace: ns }, data });
+    // Tenant and pool labels: a shortened name no longer shows them.
+    new k8s.KubeConfigMap(this, 'Config', { metadata: { name, namespace: ns, labels: agentLabels }, data });
 
-    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, namespace: ns } });
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, namespace: ns, labels: agentLabels } });
     new k8s.KubeRole(this, 'Role', {
-      metadata: { name, namespace: ns },
+      metadata: { name, namespace: taskNs, labels: agentLabels },
       rules: [
-        // The glue runs `kubectl get/apply/delete pod` in this namespace (apply needs get and patch).
+        // The glue runs `kubectl get/apply/delete pod -n <tenant>` (apply needs get and patch); it
+        // reads no pod logs.
         { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
       ],
     });
     new k8s.KubeRoleBinding(this, 'RoleBinding', {
-      metadata: { name, namespace: ns },
+      metadata: { name, namespace: taskNs, labels: agentLabels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
     });
 
     const configHash = createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 10);
     new k8s.KubeDeployment(this, 'Resource', {
-      metadata: { name, namespace: ns },
+      metadata: { name, namespace: ns, labels: agentLabels },
       spec: {
         // One glue per queue: two would share a worker id, and with it the label it finds its pods by.
         replicas: 1,
@@ -798,12 +890,15 @@ class ClearmlAgent extends Construct {
                 // The image's working directory (/root) is not readable by a non-root user.
                 workingDir: AGENT_HOME,
                 env: [
-                  ...apiEnv,
+                  ...hostEnv,
+                  // The copy in this namespace of the key pair the tenant's task pods use.
+                  secretEnv(AGENT_KEYS.accessKey, serverCopy, SERVER_COPY_KEYS.accessKey),
+                  secretEnv(AGENT_KEYS.secretKey, serverCopy, SERVER_COPY_KEYS.secretKey),
                   { name: 'CLEARML_WORKER_ID', value: `clearml-agent-${tenant.name}-${pool.name}` },
                   { name: 'CLEARML_DOCKER_IMAGE', value: server.images.task },
                   { name: 'K8S_GLUE_POD_AGENT_INSTALL_ARGS', value: `==${CLEARML_AGENT_VERSION}` },
                   { name: 'HOME', value: AGENT_HOME },
-                  { name: 'MLPLAT_NAMESPACE', value: ns },
+                  { name: 'MLPLAT_NAMESPACE', value: taskNs },
                   { name: 'MLPLAT_QUEUE', value: props.queue },
                   { name: 'MLPLAT_PENDING_QUEUE', value: `${props.queue}-pending` },
                   { name: 'MLPLAT_MAX_PODS', value: String(props.maxPods) },
@@ -826,34 +921,7 @@ class ClearmlAgent extends Construct {
         },
       },
     });
-
-    ensureApiServerEgress(server, tenant);
   }
-}
-
-/**
- * The tenant's NetworkPolicies deny egress except to DNS and platform namespaces; the glue also
- * calls the Kubernetes API server, whose address (behind the `kubernetes` Service) depends on the
- * cluster, so its pods may reach any address on the API server ports. One per tenant.
- */
-function ensureApiServerEgress(server: ClearmlServer, tenant: ITenant): void {
-  const id = `AgentApiEgress-${tenant.name}`;
-  if (server.node.tryFindChild(id)) return;
-  new k8s.KubeNetworkPolicy(server, id, {
-    metadata: { name: 'clearml-agent-kube-api', namespace: tenant.namespace },
-    spec: {
-      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'clearml-agent' } },
-      policyTypes: ['Egress'],
-      egress: [
-        {
-          ports: [
-            { protocol: 'TCP', port: k8s.IntOrString.fromNumber(443) },
-            { protocol: 'TCP', port: k8s.IntOrString.fromNumber(6443) },
-          ],
-        },
-      ],
-    },
-  });
 }
 
 /**

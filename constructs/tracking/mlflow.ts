@@ -12,6 +12,7 @@ import { ISecretRef } from '../credentials/types';
 import { IDatabase, IPostgres } from '../database/postgres';
 import { IObjectStore, ServiceEndpoint, serviceEndpoint } from '../storage/types';
 import { TENANT_REACHABLE_LABEL } from '../tenancy/tenant';
+import { TenantIngress } from '../../lib/tenant-ingress';
 
 export const MLFLOW_NAMESPACE = 'mlflow';
 const NAME = 'mlflow';
@@ -113,6 +114,8 @@ export class MlflowServer extends Construct {
         },
       },
     });
+
+    new TenantIngress(this, 'TenantIngress', { namespace: ns, openings: [{ name: 'server', podLabels: selector, port: PORT }] });
 
     this.trackingDatabase = props.database.addDatabase('mlflow', { namespace: ns, secretName: 'mlflow-db' });
     this.authDatabase = props.database.addDatabase('mlflow_auth', { namespace: ns, secretName: 'mlflow-auth-db' });

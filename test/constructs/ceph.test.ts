@@ -288,7 +288,9 @@ describe('CephStore grants', () => {
     const script = credentials.script();
     assert.match(script, /begin 'mlflow' 'mlflow-s3' 'Opaque'\n  copy AWS_ACCESS_KEY_ID 'rook-ceph' 'rook-ceph-object-user-s3-mlflow' AccessKey\n  copy AWS_SECRET_ACCESS_KEY 'rook-ceph' 'rook-ceph-object-user-s3-mlflow' SecretKey\ncommit/);
     const role = find(o, 'Role', 'mlplat-credentials', 'rook-ceph');
-    assert.ok(role.rules[1].resourceNames.includes('rook-ceph-object-user-s3-mlflow'), 'the generator may read the user Secret');
+    // It only reads there (no Secret is declared in rook-ceph): a single `get` rule by name.
+    assert.deepEqual(role.rules.map((r: any) => r.verbs), [['get']]);
+    assert.ok(role.rules[0].resourceNames.includes('rook-ceph-object-user-s3-mlflow'), 'the generator may read the user Secret');
 
     const policyOf = (bucket: string) => JSON.parse(find(o, 'ObjectBucketClaim', `bucket-${bucket}`, 'rook-ceph').spec.additionalConfig.bucketPolicy);
     const models = policyOf('models');

@@ -8,12 +8,13 @@ import { GpuOperator } from '../../constructs/gpu/operator';
 import { POOL_LABEL } from '../../constructs/gpu/pool';
 import { IObjectStore, serviceEndpoint } from '../../constructs/storage/types';
 import { Tenant, TENANT_REACHABLE_LABEL } from '../../constructs/tenancy/tenant';
+import { TENANT_LABEL } from '../../constructs/gpu/access-policy';
 import {
   AGENT_KEYS,
   AGENT_SECRET,
-  ARTIFACTS_SECRET,
   ClearmlServer,
   ClearmlServerOptions,
+  clearmlAgentName,
 } from '../../constructs/tracking/clearml';
 import { toYaml } from '../../lib/synth';
 import { all, find, objectsOf, testChart } from '../helpers';
@@ -25,6 +26,7 @@ class FakeStore implements IObjectStore {
   readonly region = 'us-east-1';
   readonly namespace = 'storage';
   readonly grants: Array<{ namespace: string; secretName: string; user: string; buckets: string[]; access: string; ref: ISecretRef }> = [];
+  readonly tenantCredentials: ISecretRef[] = [];
   bucket(name: string) {
     return { name, uri: `s3://${name}` };
   }
@@ -34,7 +36,9 @@ class FakeStore implements IObjectStore {
     return ref;
   }
   tenantBucket(tenant: { name: string; namespace: string }) {
-    return { bucket: this.bucket(`tenant-${tenant.name}`), credentials: externalSecret(tenant.namespace, 's3-credentials', Object.values(S3_KEYS), 'fake-store') };
+    const credentials = externalSecret(tenant.namespace, 's3-credentials', Object.values(S3_KEYS), 'fake-store');
+    if (!this.tenantCredentials.some((c) => c.namespace === tenant.namespace)) this.tenantCredentials.push(credentials);
+    return { bucket: this.bucket(`tenant-${tenant.name}`), credentials };
   }
 }
 
@@ -74,6 +78,43 @@ const matches = (selector: Record<string, string>, labels: Record<string, string
   Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 const envOf = (container: any): Record<string, any> => Object.fromEntries((container.env ?? []).map((e: any) => [e.name, e]));
+
+type Selector = { matchLabels?: Record<string, string>; matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> };
+
+/** Kubernetes label selector semantics (matchLabels and matchExpressions). */
+function selects(selector: Selector, labels: Record<string, string> = {}): boolean {
+  if (!matches(selector.matchLabels ?? {}, labels)) return false;
+  return (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+    const has = key in labels;
+    if (operator === 'In') return has && values.includes(labels[key]);
+    if (operator === 'NotIn') return !has || !values.includes(labels[key]);
+    if (operator === 'Exists') return has;
+    if (operator === 'DoesNotExist') return !has;
+    throw new Error(`unknown operator ${operator}`);
+  });
+}
+
+/** A client of a pod: its namespace (with that namespace's labels) and its own labels. */
+interface Source { readonly namespace: string; readonly namespaceLabels: Record<string, string>; readonly podLabels?: Record<string, string> }
+
+/**
+ * Ports of a pod in `namespace` that `source` may connect to under `policies` (NetworkPolicies
+ * add up): 'all', a list of ports, or 'unrestricted' when no policy selects the pod.
+ */
+function admittedPorts(policies: readonly any[], namespace: string, podLabels: Record<string, string>, source: Source): 'unrestricted' | 'all' | number[] {
+  const selecting = policies.filter((p) => p.metadata.namespace === namespace && p.spec.policyTypes.includes('Ingress') && selects(p.spec.podSelector, podLabels));
+  if (selecting.length === 0) return 'unrestricted';
+  const ports = new Set<number>();
+  for (const rule of selecting.flatMap((p) => p.spec.ingress ?? [])) {
+    const admitted = !rule.from || rule.from.some((peer: any) =>
+      (peer.namespaceSelector ? selects(peer.namespaceSelector, source.namespaceLabels) : source.namespace === namespace) &&
+      (!peer.podSelector || selects(peer.podSelector, source.podLabels)));
+    if (!admitted) continue;
+    if (!rule.ports) return 'all';
+    for (const p of rule.ports) ports.add(p.port);
+  }
+  return [...ports].sort();
+}
 
 /** Well-known values published in upstream files: none may appear in the output. */
 const PUBLISHED_DEFAULTS = [
@@ -157,7 +198,7 @@ describe('ClearmlServer', () => {
     const { app, clearml, research, vision, credentials, store } = fixture();
     clearml.addTenant(research);
     clearml.addTenant(vision);
-    const declared = [...credentials.secrets, ...store.grants.map((g) => g.ref)];
+    const declared = [...credentials.secrets, ...store.grants.map((g) => g.ref), ...store.tenantCredentials];
     let refs = 0;
     for (const pod of podSpecs(objectsOf(app))) {
       for (const c of [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]) {
@@ -336,45 +377,112 @@ describe('ClearmlServer', () => {
 });
 
 describe('ClearmlServer artifacts', () => {
-  it('grants the server read-write access to the artifacts bucket and makes it the tasks’ default output', () => {
-    const { app, clearml, research, store } = fixture();
+  it('sends each tenant’s task output to its own bucket, with its own credentials', () => {
+    const { app, clearml, research, vision, store } = fixture();
     clearml.addTenant(research);
-    const serverGrant = store.grants.find((g) => g.namespace === 'clearml');
-    assert.deepEqual(
-      serverGrant && { secretName: serverGrant.secretName, user: serverGrant.user, buckets: serverGrant.buckets, access: serverGrant.access },
-      { secretName: 'clearml-s3', user: 'clearml', buckets: ['artifacts'], access: 'readwrite' },
-    );
-    assert.equal(clearml.defaultOutputUri, 's3://minio.storage.svc:9000/artifacts');
-
+    clearml.addTenant(vision);
     const objects = objectsOf(app);
-    const apiserver = envOf(find(objects, 'Deployment', 'clearml-apiserver', 'clearml').spec.template.spec.containers[0]);
-    assert.equal(apiserver.AWS_ACCESS_KEY_ID.valueFrom.secretKeyRef.name, 'clearml-s3');
-    assert.equal(
-      apiserver.CLEARML__SERVICES__STORAGE_CREDENTIALS__AWS__S3__CREDENTIALS.value,
-      '[{host: "minio.storage.svc:9000", key: ${AWS_ACCESS_KEY_ID}, secret: ${AWS_SECRET_ACCESS_KEY}, region: "us-east-1", secure: false}]',
-    );
-
-    // Task pods upload there with their tenant's own credentials for the bucket.
-    const tenantGrant = store.grants.find((g) => g.namespace === 'research');
-    assert.deepEqual(tenantGrant && [tenantGrant.secretName, tenantGrant.user, tenantGrant.buckets, tenantGrant.access], [ARTIFACTS_SECRET, 'clearml-research', ['artifacts'], 'readwrite']);
-    const cm = find(objects, 'ConfigMap', 'clearml-agent-a100', 'research');
-    const task = parse(cm.data['pod-template.yaml']).spec.containers[0];
-    const env = envOf(task);
-    assert.equal(env.CLEARML_DEFAULT_OUTPUT_URI.value, 's3://minio.storage.svc:9000/artifacts');
-    assert.equal(env.AWS_ACCESS_KEY_ID.valueFrom.secretKeyRef.name, ARTIFACTS_SECRET);
-    assert.match(cm.data['task-clearml.conf'], /^sdk\.aws\.s3\.credentials: \[\{host: "minio\.storage\.svc:9000", key: \$\{AWS_ACCESS_KEY_ID\}/m);
+    for (const [tenant, pool] of [[research, 'a100'], [research, 'l4'], [vision, 'h100']] as const) {
+      const { bucket, credentials } = store.tenantBucket(tenant);
+      assert.equal(clearml.outputUri(tenant), `s3://minio.storage.svc:9000/${bucket.name}`);
+      const cm = find(objects, 'ConfigMap', clearmlAgentName(tenant.name, pool), 'clearml');
+      const task = parse(cm.data['pod-template.yaml']);
+      assert.equal(task.metadata.namespace, tenant.namespace);
+      const env = envOf(task.spec.containers[0]);
+      assert.equal(env.CLEARML_DEFAULT_OUTPUT_URI.value, `s3://minio.storage.svc:9000/tenant-${tenant.name}`);
+      for (const key of [S3_KEYS.accessKeyId, S3_KEYS.secretAccessKey]) {
+        assert.deepEqual(env[key].valueFrom.secretKeyRef, { name: 's3-credentials', key });
+      }
+      assert.equal(credentials.namespace, tenant.namespace);
+      // The SDK finds the keys for the store's host:port in clearml.conf, which names no key itself.
+      assert.match(cm.data['task-clearml.conf'], /^sdk\.aws\.s3\.credentials: \[\{host: "minio\.storage\.svc:9000", key: \$\{AWS_ACCESS_KEY_ID\}, secret: \$\{AWS_SECRET_ACCESS_KEY\}, region: "us-east-1", secure: false\}\]$/m);
+    }
   });
 
-  it('keeps one artifacts grant and one API key pair per tenant, however many pools it has', () => {
-    const { clearml, research, store, credentials } = fixture();
+  it('grants no S3 user access to a shared bucket, and gives the server no S3 keys', () => {
+    const { app, clearml, research, vision, store } = fixture();
     clearml.addTenant(research);
-    assert.equal(store.grants.filter((g) => g.namespace === 'research').length, 1);
+    clearml.addTenant(vision);
+    assert.deepEqual(store.grants, [], 'no per-tenant user on `artifacts`, no server user');
+    const objects = objectsOf(app);
+    for (const name of ['clearml-apiserver', 'clearml-async-delete']) {
+      const env = envOf(find(objects, 'Deployment', name, 'clearml').spec.template.spec.containers[0]);
+      // storage.get_settings hands these to any user: an empty list also drops upstream's minioadmin entry.
+      assert.equal(env.CLEARML__SERVICES__STORAGE_CREDENTIALS__AWS__S3__CREDENTIALS.value, '[]', name);
+      assert.equal(env.AWS_ACCESS_KEY_ID, undefined, `${name}: the SDK would fall back to it as the default key`);
+      assert.equal(env.AWS_SECRET_ACCESS_KEY, undefined, name);
+    }
+    assert.equal(all(objects, 'Secret').filter((s) => s.metadata.name === 'clearml-s3').length, 0);
+  });
+
+  it('keeps one API key pair per tenant, however many pools it has', () => {
+    const { clearml, research, credentials } = fixture();
+    clearml.addTenant(research);
     assert.equal(credentials.secrets.filter((s) => s.namespace === 'research' && s.name === AGENT_SECRET).length, 1);
+    assert.equal(credentials.secrets.filter((s) => s.namespace === 'clearml' && s.name === 'clearml-agent-research').length, 1);
+  });
+});
+
+describe('ClearmlServer network policies', () => {
+  const tenantSource = (objects: readonly any[], tenant: string): Source =>
+    ({ namespace: tenant, namespaceLabels: find(objects, 'Namespace', tenant).metadata.labels, podLabels: { 'app.kubernetes.io/name': 'clearml-agent', 'app.kubernetes.io/component': 'apiserver' } });
+  const platformSource: Source = { namespace: 'traefik', namespaceLabels: { 'kubernetes.io/metadata.name': 'traefik' }, podLabels: {} };
+
+  it('lets tenants reach only the apiserver and the fileserver, each on its own port', () => {
+    const { app, clearml, research } = fixture();
+    clearml.addTenant(research);
+    const objects = objectsOf(app);
+    assert.ok(TENANT_LABEL in find(objects, 'Namespace', 'research').metadata.labels);
+    const policies = all(objects, 'NetworkPolicy');
+    const pods = podSpecs(objects).filter((p) => p.namespace === 'clearml');
+    assert.ok(pods.some((p) => p.where.includes('clearml-agent-research-a100')), 'the glue runs in clearml');
+    for (const pod of pods) {
+      const expected = pod.where === 'Deployment clearml/clearml-apiserver' ? [8008] : pod.where === 'Deployment clearml/clearml-fileserver' ? [8081] : [];
+      // Even pods carrying whatever labels a tenant picks in its own namespace.
+      assert.deepEqual(admittedPorts(policies, 'clearml', pod.labels, tenantSource(objects, 'research')), expected, pod.where);
+    }
+    // Those ports are the ones the Services send to.
+    for (const [svc, port] of [['clearml-apiserver', 8008], ['clearml-fileserver', 8081]] as const) {
+      const target = pods.find((p) => matches(find(objects, 'Service', svc, 'clearml').spec.selector, p.labels))!;
+      assert.ok(target.spec.containers[0].ports.some((p: any) => p.containerPort === port), svc);
+    }
+  });
+
+  it('serves the web UI (and its webserver key pair) only to namespaces that are not tenants’', () => {
+    const { app, clearml, research } = fixture();
+    clearml.addTenant(research);
+    const objects = objectsOf(app);
+    const policies = all(objects, 'NetworkPolicy', 'clearml');
+    const web = podSpecs(objects).find((p) => p.where === 'Deployment clearml/clearml-webserver')!;
+    assert.deepEqual(admittedPorts(policies, 'clearml', web.labels, tenantSource(objects, 'research')), []);
+    assert.equal(admittedPorts(policies, 'clearml', web.labels, platformSource), 'all', 'the platform ingress reaches it');
+    const selecting = policies.filter((p) => selects(p.spec.podSelector, web.labels));
+    assert.deepEqual(selecting.map((p) => p.metadata.name), ['clearml-from-platform']);
+    assert.deepEqual(selecting[0].spec.ingress, [{ from: [{ namespaceSelector: { matchExpressions: [{ key: TENANT_LABEL, operator: 'DoesNotExist' }] } }] }]);
+  });
+
+  it('leaves every pod in clearml isolated, and the backends to the server pods alone', () => {
+    const { app, clearml, research } = fixture();
+    clearml.addTenant(research);
+    const objects = objectsOf(app);
+    const policies = all(objects, 'NetworkPolicy', 'clearml');
+    for (const pod of podSpecs(objects).filter((p) => p.namespace === 'clearml')) {
+      const fromPlatform = admittedPorts(policies, 'clearml', pod.labels, platformSource);
+      assert.notEqual(fromPlatform, 'unrestricted', `${pod.where} is selected by a policy`);
+      if (pod.where.startsWith('StatefulSet')) {
+        assert.deepEqual(fromPlatform, [], `${pod.where}: not from other namespaces`);
+        const webserver = podSpecs(objects).find((p) => p.where === 'Deployment clearml/clearml-webserver')!;
+        const sameNamespace = { namespace: 'clearml', namespaceLabels: find(objects, 'Namespace', 'clearml').metadata.labels, podLabels: webserver.labels };
+        assert.deepEqual(admittedPorts(policies, 'clearml', pod.labels, sameNamespace), [], `${pod.where}: not from the webserver`);
+      } else {
+        assert.equal(fromPlatform, 'all', pod.where);
+      }
+    }
   });
 });
 
 describe('ClearmlServer agents', () => {
-  it('adds one agent per granted pool, serving queue <tenant>-<pool> in the tenant’s namespace', () => {
+  it('adds one agent per granted pool in clearml, serving queue <tenant>-<pool> and launching into the tenant’s namespace', () => {
     const { app, clearml, research, vision } = fixture();
     assert.equal(clearml.agents, true);
     clearml.addTenant(research);
@@ -385,22 +493,35 @@ describe('ClearmlServer agents', () => {
       { tenant: 'vision-lab', pool: 'h100', queue: 'vision-lab-h100' },
     ]);
     const objects = objectsOf(app);
+    const glues = all(objects, 'Deployment', 'clearml').filter((d) => d.metadata.name.startsWith('clearml-agent-'));
+    assert.deepEqual(glues.map((d) => d.metadata.name), ['clearml-agent-research-a100', 'clearml-agent-research-l4', 'clearml-agent-vision-lab-h100']);
     for (const q of clearml.queues) {
-      const ns = q.tenant;
-      const d = find(objects, 'Deployment', `clearml-agent-${q.pool}`, ns);
+      const name = clearmlAgentName(q.tenant, q.pool);
+      assert.equal(name, `clearml-agent-${q.tenant}-${q.pool}`);
+      const d = find(objects, 'Deployment', name, 'clearml');
       assert.equal(d.spec.replicas, 1);
       const glue = d.spec.template.spec.containers[0];
       const env = envOf(glue);
       assert.equal(env.MLPLAT_QUEUE.value, q.queue);
-      assert.equal(env.MLPLAT_NAMESPACE.value, ns);
+      assert.equal(env.MLPLAT_NAMESPACE.value, q.tenant, 'task pods go to the tenant’s namespace');
       assert.equal(env.CLEARML_API_HOST.value, clearml.api.url);
       assert.deepEqual(glue.command, ['python3', '/etc/clearml-agent/glue.py']);
-      const cm = find(objects, 'ConfigMap', `clearml-agent-${q.pool}`, ns);
+      const cm = find(objects, 'ConfigMap', name, 'clearml');
       assert.match(cm.data['glue.py'], /create_queue=True/);
+      assert.equal(parse(cm.data['pod-template.yaml']).metadata.namespace, q.tenant);
       assert.deepEqual(d.spec.template.spec.volumes.find((v: any) => v.name === 'config').configMap, { name: cm.metadata.name });
+      // Each glue's selector picks its own pods only, though all share the namespace.
+      const selected = glues.filter((g) => matches(d.spec.selector.matchLabels, g.spec.template.metadata.labels));
+      assert.deepEqual(selected.map((g) => g.metadata.name), [name]);
+    }
+    // No agent object is left in the tenants' namespaces, where members could change or relabel it.
+    for (const ns of ['research', 'vision-lab']) {
+      for (const kind of ['Deployment', 'ConfigMap', 'ServiceAccount', 'NetworkPolicy']) {
+        assert.deepEqual(all(objects, kind, ns).filter((o) => o.metadata.name.startsWith('clearml')).map((o) => o.metadata.name), [], `${kind} in ${ns}`);
+      }
     }
     // Worker ids differ: the glue finds its pods by a label derived from it.
-    const ids = clearml.queues.map((q) => envOf(find(objects, 'Deployment', `clearml-agent-${q.pool}`, q.tenant).spec.template.spec.containers[0]).CLEARML_WORKER_ID.value);
+    const ids = glues.map((d) => envOf(d.spec.template.spec.containers[0]).CLEARML_WORKER_ID.value);
     assert.equal(new Set(ids).size, ids.length);
     // addTenant is idempotent per pool.
     assert.deepEqual(clearml.addTenant(research), []);
@@ -412,7 +533,8 @@ describe('ClearmlServer agents', () => {
     clearml.addAgent(research, l4);
     const objects = objectsOf(app);
     for (const [pool, resource, units] of [[a100, 'nvidia.com/mig-1g.10gb', 2], [l4, 'nvidia.com/gpu', 1]] as const) {
-      const t = parse(find(objects, 'ConfigMap', `clearml-agent-${pool.name}`, 'research').data['pod-template.yaml']);
+      const name = clearmlAgentName('research', pool.name);
+      const t = parse(find(objects, 'ConfigMap', name, 'clearml').data['pod-template.yaml']);
       assert.equal(t.apiVersion, 'v1');
       assert.equal(t.metadata.namespace, 'research');
       assert.equal(t.spec.priorityClassName, `mlplat-gpu-${pool.name}`);
@@ -427,66 +549,142 @@ describe('ClearmlServer agents', () => {
       assert.deepEqual(t.spec.containers[0].securityContext.capabilities, { drop: ['ALL'] });
       assert.notEqual(t.metadata.labels['app.kubernetes.io/managed-by'], 'mlplat', 'pods the glue creates are never pruned by mlplat');
       // The glue stops taking tasks before the tenant's quota would reject its pods.
-      const env = envOf(find(objects, 'Deployment', `clearml-agent-${pool.name}`, 'research').spec.template.spec.containers[0]);
+      const env = envOf(find(objects, 'Deployment', name, 'clearml').spec.template.spec.containers[0]);
       assert.equal(env.MLPLAT_MAX_PODS.value, String(Math.floor((research.gpuGrants.get(pool)! * pool.unitsPerGpu) / units)));
     }
   });
 
-  it('lets the agent manage pods in the tenant’s namespace only', () => {
+  it('lets the glue’s ServiceAccount in clearml manage pods in its tenant’s namespace only', () => {
     const { app, clearml, research } = fixture();
     clearml.addTenant(research);
     const objects = objectsOf(app);
-    const role = find(objects, 'Role', 'clearml-agent-a100', 'research');
+    const name = 'clearml-agent-research-a100';
+    const role = find(objects, 'Role', name, 'research');
     assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] }]);
-    const binding = find(objects, 'RoleBinding', 'clearml-agent-a100', 'research');
-    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'clearml-agent-a100' });
-    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'clearml-agent-a100', namespace: 'research' }]);
-    find(objects, 'ServiceAccount', 'clearml-agent-a100', 'research');
-    const pod = find(objects, 'Deployment', 'clearml-agent-a100', 'research').spec.template.spec;
-    assert.equal(pod.serviceAccountName, 'clearml-agent-a100');
+    const binding = find(objects, 'RoleBinding', name, 'research');
+    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name });
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name, namespace: 'clearml' }]);
+    find(objects, 'ServiceAccount', name, 'clearml');
+    const pod = find(objects, 'Deployment', name, 'clearml').spec.template.spec;
+    assert.equal(pod.serviceAccountName, name);
     assert.equal(pod.automountServiceAccountToken, true);
+    // Nothing in clearml itself (where the credentials generator keeps its own Role), nor cluster-wide.
+    const boundToGlue = (b: any) => (b.subjects ?? []).some((s: any) => s.kind === 'ServiceAccount' && s.name === name);
+    assert.deepEqual(all(objects, 'RoleBinding').filter(boundToGlue).map((b) => b.metadata.namespace), ['research']);
     assert.equal(all(objects, 'ClusterRole').filter((r) => r.metadata.name.includes('clearml')).length, 0);
     assert.equal(all(objects, 'ClusterRoleBinding').filter((r) => r.metadata.name.includes('clearml')).length, 0);
   });
 
-  it('runs the glue restricted-compliant, and lets it reach the Kubernetes API through the tenant’s network policies', () => {
+  it('runs the glue restricted-compliant, with no egress exception in the tenant’s namespace', () => {
     const { app, clearml, research } = fixture();
     clearml.addTenant(research);
     const objects = objectsOf(app);
-    const d = find(objects, 'Deployment', 'clearml-agent-a100', 'research');
+    const d = find(objects, 'Deployment', 'clearml-agent-research-a100', 'clearml');
     const pod = d.spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
     const c = pod.containers[0];
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+    assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
     assert.equal(c.workingDir, '/home/clearml-agent');
     assert.ok(c.resources.limits.memory);
-    const egress = find(objects, 'NetworkPolicy', 'clearml-agent-kube-api', 'research');
-    assert.ok(matches(egress.spec.podSelector.matchLabels, d.spec.template.metadata.labels));
-    assert.deepEqual(egress.spec.egress[0].ports.map((p: any) => p.port), [443, 6443]);
-    // One policy per tenant, not per pool.
-    assert.equal(all(objects, 'NetworkPolicy', 'research').filter((p) => p.metadata.name === 'clearml-agent-kube-api').length, 1);
+    assert.equal(all(objects, 'NetworkPolicy').filter((p) => p.metadata.name === 'clearml-agent-kube-api').length, 0);
+    assert.equal(all(objects, 'NetworkPolicy', 'research').filter((p) => p.metadata.name.startsWith('clearml')).length, 0);
   });
 
-  it('registers each tenant’s generated key pair with the apiserver', () => {
+  it('registers each tenant’s generated key pair with the apiserver; the glue reads the copy in clearml, task pods the tenant’s Secret', () => {
     const { app, clearml, research, vision, credentials } = fixture();
     clearml.addTenant(research);
     clearml.addTenant(vision);
     const objects = objectsOf(app);
     const apiserver = envOf(find(objects, 'Deployment', 'clearml-apiserver', 'clearml').spec.template.spec.containers[0]);
     const script = credentials.script();
-    for (const [tenant, user] of [['research', 'AGENT_RESEARCH'], ['vision-lab', 'AGENT_VISION_LAB']]) {
+    for (const [tenant, user, pool] of [['research', 'AGENT_RESEARCH', 'a100'], ['vision-lab', 'AGENT_VISION_LAB', 'h100']]) {
       const prefix = `CLEARML__SECURE__CREDENTIALS__${user}__`;
       assert.equal(apiserver[`${prefix}ROLE`].value, 'user');
       assert.equal(apiserver[`${prefix}DISPLAY_NAME`].value, `"ClearML agent ${tenant}"`);
       const key = apiserver[`${prefix}USER_KEY`].valueFrom.secretKeyRef;
       assert.deepEqual(key, { name: `clearml-agent-${tenant}`, key: 'USER_KEY' });
-      // ...a copy of the Secret in the tenant's namespace that the agent and its pods read.
+      // ...a copy of the Secret in the tenant's namespace that its task pods read.
       assert.ok(script.includes(`copy USER_KEY '${tenant}' '${AGENT_SECRET}' ${AGENT_KEYS.accessKey}`), `${tenant}: key copied`);
       assert.ok(script.includes(`copy USER_SECRET '${tenant}' '${AGENT_SECRET}' ${AGENT_KEYS.secretKey}`), `${tenant}: secret copied`);
       assert.ok(script.indexOf(`begin '${tenant}' '${AGENT_SECRET}'`) < script.indexOf(`begin 'clearml' 'clearml-agent-${tenant}'`), 'generated before it is copied');
+
+      const name = clearmlAgentName(tenant, pool);
+      const glue = envOf(find(objects, 'Deployment', name, 'clearml').spec.template.spec.containers[0]);
+      assert.deepEqual(glue[AGENT_KEYS.accessKey].valueFrom.secretKeyRef, { name: `clearml-agent-${tenant}`, key: 'USER_KEY' });
+      assert.deepEqual(glue[AGENT_KEYS.secretKey].valueFrom.secretKeyRef, { name: `clearml-agent-${tenant}`, key: 'USER_SECRET' });
+      const task = envOf(parse(find(objects, 'ConfigMap', name, 'clearml').data['pod-template.yaml']).spec.containers[0]);
+      assert.deepEqual(task[AGENT_KEYS.accessKey].valueFrom.secretKeyRef, { name: AGENT_SECRET, key: AGENT_KEYS.accessKey });
+      assert.deepEqual(task[AGENT_KEYS.secretKey].valueFrom.secretKeyRef, { name: AGENT_SECRET, key: AGENT_KEYS.secretKey });
     }
-    const glue = envOf(find(objects, 'Deployment', 'clearml-agent-h100', 'vision-lab').spec.template.spec.containers[0]);
-    assert.deepEqual(glue.CLEARML_API_ACCESS_KEY.valueFrom.secretKeyRef, { name: AGENT_SECRET, key: AGENT_KEYS.accessKey });
+  });
+
+  it('keeps every derived name and label within Kubernetes’ limits for a 56-character tenant', () => {
+    const { app, chart, gpu, a100, l4, clearml, credentials } = fixture();
+    const long = `${'computer-vision-'.repeat(3)}research`; // 56 characters, the longest tenant name
+    assert.equal(long.length, 56);
+    const tenant = new Tenant(chart, 'Long', { name: long, groups: ['cv'], cpu: '8', memory: '32Gi', gpus: gpu });
+    tenant.grantGpus(a100, 1);
+    tenant.grantGpus(l4, 1);
+    clearml.addTenant(tenant);
+    const objects = objectsOf(app);
+
+    const names = [clearmlAgentName(long, 'a100'), clearmlAgentName(long, 'l4')];
+    assert.notEqual(names[0], names[1]);
+    for (const name of names) {
+      assert.ok(name.length <= 63, `${name} has ${name.length} characters`);
+      assert.match(name, /^clearml-agent-computer-vision-.*-[0-9a-f]{8}$/);
+      assert.match(name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS-1123 label');
+      for (const [kind, ns] of [['Deployment', 'clearml'], ['ConfigMap', 'clearml'], ['ServiceAccount', 'clearml'], ['Role', long], ['RoleBinding', long]]) {
+        // The shortened name hides tenant and pool; the labels keep them.
+        assert.equal(find(objects, kind, name, ns).metadata.labels[TENANT_LABEL], long, `${kind} ${name}`);
+      }
+      assert.ok(find(objects, 'Deployment', name, 'clearml').metadata.labels[POOL_LABEL]);
+    }
+    assert.equal(clearmlAgentName(long, 'a100'), names[0], 'deterministic');
+
+    const label = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+    for (const o of objects.filter((x: any) => x.metadata.name.startsWith('clearml') || x.metadata.namespace === 'clearml') as any[]) {
+      if (o.kind !== 'Secret') assert.ok(o.metadata.name.length <= 63, `${o.kind} ${o.metadata.name}`);
+      const labelSets = [o.metadata.labels, o.spec?.selector?.matchLabels, o.spec?.template?.metadata?.labels];
+      for (const labels of labelSets) {
+        for (const [k, v] of Object.entries(labels ?? {}) as Array<[string, string]>) {
+          assert.ok(v.length <= 63 && label.test(v), `${o.kind} ${o.metadata.name}: label ${k}=${v}`);
+        }
+      }
+    }
+    for (const pod of podSpecs(objects)) {
+      for (const [k, v] of Object.entries(pod.labels)) assert.ok(v.length <= 63 && label.test(v), `${pod.where}: label ${k}=${v}`);
+    }
+    // The apiserver's copy of the key pair is a Secret: its name may be up to 253 characters.
+    const copy = credentials.secrets.find((s) => s.namespace === 'clearml' && s.name === `clearml-agent-${long}`);
+    assert.ok(copy && copy.name.length <= 253);
+    // The glue labels task pods with the queue name's first 63 characters.
+    for (const q of clearml.queues.filter((x) => x.tenant === long)) assert.match(q.queue.slice(0, 63), /[a-z0-9]$/);
+  });
+
+  it('refuses an agent whose queue (and Deployment name) another tenant’s agent already has', () => {
+    const { chart, gpu, clearml } = fixture();
+    const c = gpu.addPool('c', { gpuModel: 'L4', gpusPerNode: 1 });
+    const bc = gpu.addPool('b-c', { gpuModel: 'L4', gpusPerNode: 1 });
+    const ab = new Tenant(chart, 'Ab', { name: 'a-b', groups: ['ab'], cpu: '1', memory: '1Gi', gpus: gpu });
+    const a = new Tenant(chart, 'A', { name: 'a', groups: ['a'], cpu: '1', memory: '1Gi', gpus: gpu });
+    ab.grantGpus(c, 1);
+    a.grantGpus(bc, 1);
+    clearml.addAgent(ab, c);
+    assert.throws(() => clearml.addAgent(a, bc), /ClearML agent of tenant "a" on pool "b-c": its queue "a-b-c" is already served by the agent of tenant "a-b" on pool "c"/);
+    assert.equal(clearml.queues.length, 1);
+  });
+
+  it('refuses an agent whose queue name, cut to 63 characters for the glue’s pod label, ends in "-"', () => {
+    const { chart, gpu, clearml } = fixture();
+    const pool = gpu.addPool('h100s-x', { gpuModel: 'H100-80GB', gpusPerNode: 8 });
+    const tenant = new Tenant(chart, 'Long', { name: 'x'.repeat(56), groups: ['x'], cpu: '1', memory: '1Gi', gpus: gpu });
+    tenant.grantGpus(pool, 1);
+    assert.throws(() => clearml.addAgent(tenant, pool), /the glue labels task pods with the queue name's first 63 characters, "x{56}-h100s-", which ends in "-"/);
+    assert.deepEqual(clearml.queues, []);
   });
 
   it('refuses an agent on a pool the tenant was not granted', () => {
@@ -515,6 +713,7 @@ describe('ClearmlServer agents', () => {
     assert.throws(() => clearml.addAgent(research, a100), /ClearML agents are disabled \(agents: false\)/);
     const objects = objectsOf(app);
     assert.equal(all(objects, 'Deployment', 'research').length, 0);
+    assert.equal(all(objects, 'Deployment', 'clearml').filter((d) => d.metadata.name.startsWith('clearml-agent-')).length, 0);
     const apiserver = envOf(find(objects, 'Deployment', 'clearml-apiserver', 'clearml').spec.template.spec.containers[0]);
     assert.ok(!Object.keys(apiserver).some((k) => k.includes('AGENT_')));
   });
@@ -530,7 +729,9 @@ describe('ClearmlServer agents', () => {
       'NetworkPolicy clearml/clearml-mongo',
       'NetworkPolicy clearml/clearml-elastic',
       'NetworkPolicy clearml/clearml-redis',
-      'NetworkPolicy research/clearml-agent-kube-api',
+      'NetworkPolicy clearml/clearml-from-platform',
+      'NetworkPolicy clearml/clearml-apiserver-from-tenants',
+      'NetworkPolicy clearml/clearml-fileserver-from-tenants',
       'ServiceAccount clearml/clearml-mongo',
       'ServiceAccount clearml/clearml-elastic',
       'ServiceAccount clearml/clearml-redis',
@@ -538,15 +739,15 @@ describe('ClearmlServer agents', () => {
       'ServiceAccount clearml/clearml-async-delete',
       'ServiceAccount clearml/clearml-fileserver',
       'ServiceAccount clearml/clearml-webserver',
-      'ServiceAccount research/clearml-agent-a100',
-      'ServiceAccount research/clearml-agent-l4',
-      'ConfigMap research/clearml-agent-a100',
-      'ConfigMap research/clearml-agent-l4',
+      'ServiceAccount clearml/clearml-agent-research-a100',
+      'ServiceAccount clearml/clearml-agent-research-l4',
+      'ConfigMap clearml/clearml-agent-research-a100',
+      'ConfigMap clearml/clearml-agent-research-l4',
       'PersistentVolumeClaim clearml/clearml-fileserver-data',
-      'Role research/clearml-agent-a100',
-      'Role research/clearml-agent-l4',
-      'RoleBinding research/clearml-agent-a100',
-      'RoleBinding research/clearml-agent-l4',
+      'Role research/clearml-agent-research-a100',
+      'Role research/clearml-agent-research-l4',
+      'RoleBinding research/clearml-agent-research-a100',
+      'RoleBinding research/clearml-agent-research-l4',
       'Service clearml/clearml-mongo',
       'Service clearml/clearml-elastic',
       'Service clearml/clearml-redis',
@@ -557,8 +758,8 @@ describe('ClearmlServer agents', () => {
       'Deployment clearml/clearml-async-delete',
       'Deployment clearml/clearml-fileserver',
       'Deployment clearml/clearml-webserver',
-      'Deployment research/clearml-agent-a100',
-      'Deployment research/clearml-agent-l4',
+      'Deployment clearml/clearml-agent-research-a100',
+      'Deployment clearml/clearml-agent-research-l4',
       'StatefulSet clearml/clearml-mongo',
       'StatefulSet clearml/clearml-elastic',
       'StatefulSet clearml/clearml-redis',

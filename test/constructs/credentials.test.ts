@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -109,12 +109,40 @@ describe('CredentialGenerator', () => {
     assert.throws(() => externalSecret('x', 'y', ['a'], 'someone').keyRef('b'), /has no key "b"/);
   });
 
-  it('never writes a value into the output: only literals that are not secret', () => {
+  it('never writes a value into the output: generated keys are instructions, not values', () => {
     const { app, gen } = fixture();
     gen.secret('a', 'one', { user: { value: 'alice' }, password: { generate: 40 } });
-    const yaml = JSON.stringify(objectsOf(app));
-    assert.ok(!/password: [A-Za-z0-9]{40}/.test(yaml));
-    assert.equal(all(objectsOf(app), 'Secret').length, 0);
+    const objects = objectsOf(app);
+    assert.equal(all(objects, 'Secret').length, 0);
+    const script = find(objects, 'ConfigMap', 'mlplat-credentials', 'mlplat-system').data['generate.sh'];
+    assert.match(script, /\n {2}gen password 40\n/);
+    assert.ok(!/lit password/.test(script));
+  });
+
+  it('may only read, not create, Secrets in namespaces it merely copies from', () => {
+    const { app, gen } = fixture();
+    const rook = externalSecret('rook-ceph', 'user', ['AccessKey'], 'rook-ceph');
+    gen.secret('app', 'copy', { k: { copyFrom: rook, key: 'AccessKey' } });
+    const objects = objectsOf(app);
+    assert.deepEqual(find(objects, 'Role', 'mlplat-credentials', 'rook-ceph').rules, [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: ['user'] }]);
+    assert.equal(find(objects, 'Role', 'mlplat-credentials', 'app').rules[0].verbs[0], 'create');
+  });
+
+  it('script creates the Secrets that do not wait first, and skips (then fails) one whose source never appears', () => {
+    const { gen } = fixture();
+    const rook = externalSecret('rook-ceph', 'user', ['AccessKey'], 'rook-ceph');
+    gen.secret('app', 'late', { k: { copyFrom: rook, key: 'AccessKey' } });
+    gen.secret('app', 'own', { k: { generate: 16 } });
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'kubectl'), FAKE_KUBECTL, { mode: 0o755 });
+    const r = spawnSync('sh', ['-c', gen.script()], {
+      env: { PATH: process.env.PATH, KUBECTL: path.join(dir, 'kubectl'), STATE: path.join(dir, 'state'), COPY_TRIES: '2', COPY_INTERVAL: '0' },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /^created: app\/own$/m);
+    assert.match(r.stderr, /rook-ceph\/user has no key AccessKey; skipping app\/late/);
+    assert.ok(!fs.existsSync(path.join(dir, 'state', 'app', 'late')));
   });
 
   it('script creates each Secret once, copies across namespaces, and leaves existing Secrets alone', () => {

@@ -40,20 +40,35 @@ function fixture() {
   return { app, chart, credentials, store };
 }
 
-/** Every secretKeyRef of every pod template names a declared Secret and key in its namespace. */
-function assertSecretRefsDeclared(objects: any[], credentials: CredentialGenerator): void {
-  const declared = new Map(credentials.secrets.map((s) => [`${s.namespace}/${s.name}`, s.keys]));
+/**
+ * Every Secret a pod template uses (secretKeyRef, envFrom, secret and projected volumes, and the
+ * task pod templates ClearML keeps in ConfigMaps) is declared in its namespace, with that key.
+ */
+function assertSecretRefsDeclared(objects: any[], credentials: CredentialGenerator, external: readonly ISecretRef[] = []): void {
+  const declared = new Map([...credentials.secrets, ...external].map((s) => [`${s.namespace}/${s.name}`, s.keys]));
+  const check = (where: string, ns: string, name: string, key?: string) => {
+    const keys = declared.get(`${ns}/${name}`);
+    assert.ok(keys, `${where}: Secret ${ns}/${name} is not declared`);
+    if (key !== undefined) assert.ok(keys.includes(key), `${where}: Secret ${ns}/${name} has no key ${key}`);
+  };
+  const pods: Array<[string, string, any]> = [];
   for (const o of objects) {
     const pod = o.spec?.template?.spec ?? o.spec?.jobTemplate?.spec?.template?.spec;
-    if (!pod) continue;
-    for (const c of pod.containers) {
-      for (const e of c.env ?? []) {
-        const ref = e.valueFrom?.secretKeyRef;
-        if (!ref) continue;
-        const keys = declared.get(`${o.metadata.namespace}/${ref.name}`);
-        assert.ok(keys, `${o.kind} ${o.metadata.name}: Secret ${o.metadata.namespace}/${ref.name} is not declared`);
-        assert.ok(keys.includes(ref.key), `${o.kind} ${o.metadata.name}: Secret ${ref.name} has no key ${ref.key}`);
-      }
+    if (pod) pods.push([`${o.kind} ${o.metadata.name}`, o.metadata.namespace, pod]);
+    const template = o.kind === 'ConfigMap' ? o.data?.['pod-template.yaml'] : undefined;
+    if (template) {
+      const t = parse(template);
+      pods.push([`ConfigMap ${o.metadata.name} pod template`, t.metadata.namespace, t.spec]);
+    }
+  }
+  for (const [where, ns, pod] of pods) {
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+      for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) check(where, ns, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key);
+      for (const ef of c.envFrom ?? []) if (ef.secretRef) check(where, ns, ef.secretRef.name);
+    }
+    for (const v of pod.volumes ?? []) {
+      if (v.secret) for (const i of v.secret.items ?? [{}]) check(where, ns, v.secret.secretName, i.key);
+      for (const src of v.projected?.sources ?? []) if (src.secret) for (const i of src.secret.items ?? [{}]) check(where, ns, src.secret.name, i.key);
     }
   }
 }
@@ -197,8 +212,9 @@ describe('DatasetCache', () => {
     const job = all(objects, 'Job', 'dataset-cache')[0];
     assert.match(job.metadata.name, /^prefetch-llama-[0-9a-f]{8}$/);
     const c = job.spec.template.spec.containers[0];
-    assert.deepEqual(c.args, ['mirror', '--overwrite', '--retry', 'src/models/meta/llama', '/cache/llama']);
-    assert.equal(c.env.find((e: any) => e.name === 'MC_HOST_src').value, 'http://$(AWS_ACCESS_KEY_ID):$(AWS_SECRET_ACCESS_KEY)@s3.s3.svc:9000');
+    assert.deepEqual(c.command.slice(4), ['src/models/meta/llama', '/cache/llama']);
+    assert.match(c.command[2], /mc alias set src "\$S3_ENDPOINT" "\$AWS_ACCESS_KEY_ID" "\$AWS_SECRET_ACCESS_KEY" .* mc mirror --overwrite --retry "\$1" "\$2"/);
+    assert.equal(c.env.find((e: any) => e.name === 'S3_ENDPOINT').value, 'http://s3.s3.svc:9000');
     assert.deepEqual(store.grants.at(-1), { target: { namespace: 'dataset-cache', secretName: 'prefetch-models', user: 'dataset-cache-models' }, buckets: ['models'], access: 'read' });
     assert.equal(find(objects, 'CronJob', 'refresh-llama', 'dataset-cache').spec.schedule, '0 3 * * 0');
     assert.equal(cache.pathOf('llama'), '/datasets/llama');
@@ -241,7 +257,8 @@ describe('DatasetCache', () => {
 describe('acme data plane', () => {
   it('references only declared Secrets from every workload', () => {
     const { objects, platform } = synthFile(ACME);
-    assertSecretRefsDeclared(objects, platform.credentials);
+    // On Ceph, Rook writes each tenant's s3-credentials (from its ObjectBucketClaim).
+    assertSecretRefsDeclared(objects, platform.credentials, platform.tenants.map((t) => platform.storage!.tenantBucket(t).credentials));
   });
 });
 
@@ -256,6 +273,7 @@ describe('initech data plane (Ceph + ClearML)', () => {
       const spec = parse(cm.data['pod-template.yaml']).spec;
       assert.deepEqual(spec.volumes.find((v: any) => v.name === 'dataset-cache'), { name: 'dataset-cache', persistentVolumeClaim: { claimName: 'dataset-cache', readOnly: true } }, cm.metadata.name);
     }
-    assertSecretRefsDeclared(objects, platform.credentials);
+    // On Ceph, Rook writes each tenant's s3-credentials (from its ObjectBucketClaim).
+    assertSecretRefsDeclared(objects, platform.credentials, platform.tenants.map((t) => platform.storage!.tenantBucket(t).credentials));
   });
 });

@@ -149,7 +149,7 @@ describe('MinioStore', () => {
     const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
     assert.equal(env.HOME, '/tmp');
     assert.ok(c.volumeMounts.some((m: any) => m.mountPath === '/tmp' && pod.volumes.find((v: any) => v.name === m.name)?.emptyDir));
-    assert.equal(env.MINIO_PROMETHEUS_AUTH_TYPE, 'public');
+    assert.equal(env.MINIO_PROMETHEUS_AUTH_TYPE, 'jwt');
     assert.equal(c.livenessProbe.httpGet.path, '/minio/health/live');
     assert.equal(c.readinessProbe.httpGet.path, '/minio/health/ready');
     for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) assert.equal(probe.httpGet.port, 's3');
@@ -315,6 +315,10 @@ describe('MinioStore', () => {
     assert.ok(script.includes(`user 'tenant-research' 'mlplat-tenant-research' 'policy-tenant-research.json'\n`));
     for (const step of ['admin user add s3', 'admin policy create s3', 'admin policy attach s3']) assert.ok(script.includes(step), step);
     assert.ok(script.includes('already in effect'), 'a second attach is not an error');
+    // Users of removed tenants or grants (an mlplat-* policy, not declared any more) are disabled.
+    assert.match(script, /^retire ' .*tenant-research.* '$/m);
+    assert.match(script, /case "\$policies" in mlplat-\*\) ;; \*\) continue ;; esac/);
+    assert.ok(script.includes('admin user disable s3 "$name"'));
 
     const objects = objectsOf(app);
     const cm = inMinio(objects, 'ConfigMap', 'minio-bootstrap');

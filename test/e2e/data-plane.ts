@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { it } from 'node:test';
 import { TENANT_CACHE_CLAIM } from '../../constructs/cache/dataset-cache';
 import { ISecretRef } from '../../constructs/credentials/types';
-import { ClearmlServer } from '../../constructs/tracking/clearml';
+import { ClearmlServer, clearmlAgentName } from '../../constructs/tracking/clearml';
 import { MlflowServer } from '../../constructs/tracking/mlflow';
 import { KubeObject, SynthFile } from '../../lib/synth';
 import { MlPlatform } from '../../stacks/platform';
@@ -143,10 +143,12 @@ export function dataPlaneTests(state: () => SuiteState): void {
     const expected = platform.tenants.flatMap((tn) => [...tn.gpuGrants.keys()].map((p) => ({ tenant: tn.name, pool: p.name })));
     assert.equal(tracking.queues.length, expected.length);
     for (const q of tracking.queues) {
-      const deployments = cluster.get<{ items: any[] }>(['deployments', '-n', q.tenant]).items;
-      const agent = deployments.find((d) => JSON.stringify(d.spec.template.spec.containers).includes(q.queue));
-      assert.ok(agent, `an agent Deployment in ${q.tenant} serves queue ${q.queue}`);
+      // The glue runs in the ClearML namespace (tenants cannot write there); its task pods run in the tenant's.
+      const agent: any = cluster.get(['deployment', clearmlAgentName(q.tenant, q.pool), '-n', tracking.namespace]);
+      assert.ok(JSON.stringify(agent.spec.template.spec.containers).includes(q.queue), `${agent.metadata.name} serves queue ${q.queue}`);
       assert.equal(agent.status?.availableReplicas, agent.spec.replicas, `${agent.metadata.name} is available`);
+      const role: any = cluster.get(['role', clearmlAgentName(q.tenant, q.pool), '-n', q.tenant]);
+      assert.deepEqual(role.rules.map((r: any) => r.resources).flat(), ['pods'], 'the agent may only manage pods in the tenant namespace');
     }
   });
 
@@ -271,6 +273,31 @@ export function dataPlaneTests(state: () => SuiteState): void {
         assert.notEqual(denied.status, 0, `${b.name} read ${a.name}'s bucket`);
         assert.match(denied.stderr + denied.stdout, /Access Denied|Insufficient permissions/);
         assert.notEqual(mc(aCreds, 'ls', `t/tenant-${b.name}`).status, 0);
+      }
+      // The dataset cache's prefetch Job, as synthesized, fills the cache from the store; a second
+      // run copies nothing new.
+      const cache = platform.datasetCache;
+      const prefetch = objects.find((o: any) => o.kind === 'Job' && o.metadata.namespace === 'dataset-cache') as any;
+      if (cache && prefetch) {
+        const [src, dst] = prefetch.spec.template.spec.containers[0].command.slice(4) as string[];
+        const weights = path.join(procs.dir, 'weights.safetensors');
+        fs.writeFileSync(weights, 'w'.repeat(4096));
+        assert.equal(mc(root, 'cp', weights, `${src.replace(/^src\//, 's3/')}/model.safetensors`).status, 0);
+        const cacheDir = path.join(procs.dir, 'cache-volume');
+        const runPrefetch = () =>
+          runContainer({
+            cluster, procs, objects, name: 'prefetch',
+            pod: { namespace: 'dataset-cache', spec: prefetch.spec.template.spec },
+            rewrite: [[store.s3.url, s3Url]],
+            claimDirs: { cache: cacheDir },
+            extraEnv: { PATH: toolsPath },
+          });
+        runPrefetch();
+        const landed = path.join(cacheDir, dst.replace(/^\/cache\//, ''), 'model.safetensors');
+        assert.equal(fs.readFileSync(landed, 'utf8').length, 4096, 'prefetched into the cache');
+        const before = fs.statSync(landed).mtimeMs;
+        runPrefetch();
+        assert.equal(fs.statSync(landed).mtimeMs, before, 'a second prefetch leaves unchanged files alone');
       }
       process.stdout.write(`# real components: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     } finally {

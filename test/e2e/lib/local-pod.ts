@@ -34,6 +34,8 @@ export interface LocalContainerOptions {
   readonly extraEnv?: NodeJS.ProcessEnv;
   /** Name of this run (its directory and log). */
   readonly name: string;
+  /** Local directories standing in for PersistentVolumeClaims, by claim name. */
+  readonly claimDirs?: Readonly<Record<string, string>>;
 }
 
 export interface LocalContainer {
@@ -80,6 +82,14 @@ export function prepareContainer(o: LocalContainerOptions): LocalContainer {
         if (src.secret) write(secretData(src.secret.name), src.secret.items);
         if (src.configMap) write(configMapData(src.configMap.name), src.configMap.items);
       }
+    } else if (v.persistentVolumeClaim) {
+      // A claim is a directory: `claimDirs` shares one between runs (e.g. a cache filled, then read).
+      const shared = o.claimDirs?.[v.persistentVolumeClaim.claimName];
+      if (shared) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(shared, { recursive: true });
+        fs.symlinkSync(shared, dir);
+      }
     } else if (!v.emptyDir) throw new Error(`${o.name}: volume ${v.name} cannot run locally`);
     volumeDirs.set(v.name, dir);
   }
@@ -106,8 +116,13 @@ export function prepareContainer(o: LocalContainerOptions): LocalContainer {
     return mountRe ? out.replace(mountRe, (_m, pre: string, mp: string) => `${pre}${mountDir.get(mp)}`) : out;
   };
 
-  // Environment, in order, with $(VAR) expansion from earlier entries.
+  // Environment as the kubelet builds it: envFrom first, then env in order (env wins), with
+  // $(VAR) expansion from entries defined before.
   const env: Record<string, string> = {};
+  for (const ef of c.envFrom ?? []) {
+    if (ef.secretRef) Object.assign(env, secretData(ef.secretRef.name));
+    if (ef.configMapRef) Object.assign(env, configMapData(ef.configMapRef.name));
+  }
   const expand = (s: string) => s.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, k) => (k in env ? env[k] : m));
   for (const e of c.env ?? []) {
     if (e.value !== undefined) env[e.name] = localize(expand(e.value));
@@ -117,10 +132,6 @@ export function prepareContainer(o: LocalContainerOptions): LocalContainer {
       env[e.name] = data[e.valueFrom.secretKeyRef.key];
     } else if (e.valueFrom?.configMapKeyRef) env[e.name] = localize(configMapData(e.valueFrom.configMapKeyRef.name)[e.valueFrom.configMapKeyRef.key]);
     else throw new Error(`${o.name}: env ${e.name} cannot be resolved locally`);
-  }
-  for (const ef of c.envFrom ?? []) {
-    if (ef.secretRef) Object.assign(env, secretData(ef.secretRef.name));
-    if (ef.configMapRef) Object.assign(env, configMapData(ef.configMapRef.name));
   }
 
   const argv = [...(c.command ?? o.entrypoint ?? []), ...(c.args ?? []).map((a: string) => expand(a))];
