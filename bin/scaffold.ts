@@ -28,6 +28,17 @@ spec:
         cpu: "16"
         memory: 64Gi
         gpus: { l4: 1 }           # physical GPUs per pool; pools not listed are not granted
+  # Data plane (uncomment what the client gets; see README.md#config-reference):
+  # storage:
+  #   kind: minio                 # minio | ceph (then: mons, replicas, devices)
+  #   size: 1Ti
+  # tracking:
+  #   kind: mlflow                # mlflow (PostgreSQL is added for it) | clearml (an agent queue per tenant and pool)
+  # datasetCache:
+  #   size: 2Ti
+  #   nfs: { server: nfs.${client}.internal, path: /exports/ml-cache }   # not needed with storage kind ceph
+  #   prefetch:
+  #     - { name: llama-3-8b, source: s3://models/meta-llama/Meta-Llama-3-8B }
 `;
 }
 

@@ -103,6 +103,23 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
   if (isObj(spec.tracking) && spec.tracking.kind === 'clearml' && pools.length === 0) {
     issues.push({ path: ['spec', 'tracking'], severity: 'warning', message: 'ClearML agents get one queue per granted GPU pool, and no pools are defined: no agents will run' });
   }
+  if (isObj(spec.tracking) && spec.tracking.kind === 'clearml' && spec.tracking.agents !== false) {
+    // One queue `<tenant>-<pool>` per granted pool; it also labels the task pods (≤ 63 characters).
+    const queues = new Map<string, string>();
+    tenants.forEach((tenant, i) => {
+      if (!isObj(tenant) || typeof tenant.name !== 'string') return;
+      const gpus = isObj(tenant.quota) && isObj(tenant.quota.gpus) ? tenant.quota.gpus : {};
+      for (const [pool, n] of Object.entries(gpus)) {
+        if (typeof n !== 'number' || n <= 0) continue;
+        const queue = `${tenant.name}-${pool}`;
+        const at = ['spec', 'tenants', i, 'quota', 'gpus', pool];
+        const other = queues.get(queue);
+        if (other) error(at, `the ClearML queue "${queue}" would serve both ${other} and tenant "${tenant.name}" on pool "${pool}"; rename the tenant or the pool`, 'key');
+        else queues.set(queue, `tenant "${tenant.name}" on pool "${pool}"`);
+        if (queue.slice(0, 63).endsWith('-')) error(at, `the ClearML queue "${queue}" cut to 63 characters ends with "-", which is no valid label value; shorten the tenant or the pool name`, 'key');
+      }
+    });
+  }
   if (isObj(spec.datasetCache)) {
     const cache = spec.datasetCache;
     if (!storage) error(['spec', 'datasetCache'], 'the dataset cache is filled from the object store: add spec.storage');

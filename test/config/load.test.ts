@@ -148,6 +148,32 @@ describe('config: every error names file, line, column and field', () => {
     assert.ok(errors.some((e) => /spec\.tenants\[1\]\.groups\[0\]: "system:masters" is a Kubernetes system group/.test(e)), errors.join('\n'));
   });
 
+  it('checks the data plane: what tracking and the cache need, and ClearML queue names', () => {
+    const noStorage = errorsOf(acmeWith([[/\n  storage:\n(    .*\n)+/, '\n']]));
+    assert.ok(noStorage.some((e) => /spec\.tracking: the tracking server keeps artifacts in the object store/.test(e)), noStorage.join('\n'));
+    assert.ok(noStorage.some((e) => /spec\.datasetCache: the dataset cache is filled from the object store/.test(e)), noStorage.join('\n'));
+    const noNfs = errorsOf(acmeWith([[/    nfs: .*\n/, '']]));
+    assert.ok(noNfs.some((e) => /spec\.datasetCache: needs nfs \(server and path\)/.test(e)), noNfs.join('\n'));
+    const external = errorsOf(acmeWith([['source: s3://models/meta-llama/Llama-2-7b-hf', 'source: s3://models/x\n        endpoint: https://s3.example.com']]));
+    assert.ok(external.some((e) => /prefetch\[0\]\.credentialsSecret: name the Secret/.test(e)), external.join('\n'));
+    const clash = errorsOf(`apiVersion: mlplat.io/v1alpha1
+kind: Platform
+metadata: { name: c }
+spec:
+  domain: c.example
+  gpu:
+    pools:
+      - { name: l4, gpuModel: L4, gpusPerNode: 1 }
+      - { name: b-l4, gpuModel: L4, gpusPerNode: 1 }
+  tenants:
+    - { name: a-b, groups: [g], quota: { cpu: "1", memory: 1Gi, gpus: { l4: 1 } } }
+    - { name: a, groups: [h], quota: { cpu: "1", memory: 1Gi, gpus: { b-l4: 1 } } }
+  storage: { kind: minio }
+  tracking: { kind: clearml }
+`);
+    assert.deepEqual(clash, ['platform.yaml:12:71 spec.tenants[1].quota.gpus["b-l4"]: the ClearML queue "a-b-l4" would serve both tenant "a-b" on pool "l4" and tenant "a" on pool "b-l4"; rename the tenant or the pool']);
+  });
+
   it('refuses reserved namespace names for tenants', () => {
     for (const [name, why] of [
       ['kube-system', 'is reserved by Kubernetes'],
