@@ -3,7 +3,9 @@
 For every tenant in tenants.json: a workspace, an MLflow user whose password is read from
 $CREDENTIALS_DIR/<user>/password (created or updated), a role "members" in that workspace with
 USE on the workspace and EDIT on its experiments and registered models, and the user assigned
-to it. Running it again changes nothing (or re-syncs a rotated password).
+to it. Running it again changes nothing (or re-syncs a rotated password). The user of a tenant
+that is no longer listed (a workspace with the "members" role mlplat made, but no entry) is
+deleted, so its password stops working; its workspace, runs and artifacts stay.
 
 Environment: MLFLOW_TRACKING_URI, MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD (the admin),
 CREDENTIALS_DIR (default /credentials), TENANTS_FILE (default: tenants.json next to this file).
@@ -78,6 +80,20 @@ def ensure_role(auth, workspace, user):
         log(f"user {user}: assigned {workspace}/{ROLE}")
 
 
+def retire(auth, declared):
+    for w in mlflow.list_workspaces():
+        if w.name in declared or w.name == "default":
+            continue
+        if not any(r.name == ROLE for r in auth.list_roles(w.name)):
+            continue  # not a workspace mlplat made
+        try:
+            auth.delete_user(w.name)
+            log(f"user {w.name}: tenant removed, user deleted (workspace {w.name} kept)")
+        except Exception as e:
+            if "RESOURCE_DOES_NOT_EXIST" not in str(e) and "not found" not in str(e).lower():
+                raise
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     tenants_file = os.environ.get("TENANTS_FILE", os.path.join(here, "tenants.json"))
@@ -92,6 +108,7 @@ def main():
         ensure_workspace(t["workspace"])
         ensure_user(auth, t["user"], password)
         ensure_role(auth, t["workspace"], t["user"])
+    retire(auth, {t["workspace"] for t in tenants})
     log(f"done ({len(tenants)} tenants)")
 
 

@@ -253,6 +253,26 @@ export function dataPlaneTests(state: () => SuiteState): void {
         assert.notEqual(probe.get_run, 'allowed', `${b.name} read ${a.name}'s run`);
       }
 
+      // Removing a tenant: the bootstrap with a tenant list without it deletes its MLflow user.
+      if (b) {
+        const fewer = path.join(procs.dir, 'tenants-without-b.json');
+        const listed = JSON.parse(one(objects, 'ConfigMap', mlflow.namespace, 'mlflow-bootstrap').data['tenants.json']) as Array<{ workspace: string }>;
+        fs.writeFileSync(fewer, JSON.stringify(listed.filter((x) => x.workspace !== b.name)));
+        const out = runContainer({
+          cluster, procs, objects, name: 'mlflow-bootstrap',
+          pod: { namespace: mlflow.namespace, spec: mlflowJob.spec.template.spec },
+          rewrite,
+          commands: { python: path.join(bin('MLPLAT_MLFLOW_BIN'), 'mlflow-python') },
+          extraEnv: { PATH: toolsPath, TENANTS_FILE: fewer },
+        });
+        assert.match(out, new RegExp(`user ${b.name}: tenant removed`));
+        const creds = secretData(cluster, b.namespace, 'mlflow-credentials');
+        const r = await fetch(`${mlflowUrl}/api/2.0/mlflow/experiments/search?max_results=1`, {
+          headers: { Authorization: `Basic ${Buffer.from(`${creds.MLFLOW_TRACKING_USERNAME}:${creds.MLFLOW_TRACKING_PASSWORD}`).toString('base64')}` },
+        });
+        assert.equal(r.status, 401, `${b.name} still logs in after removal`);
+      }
+
       // The artifact is in the platform bucket; tenant S3 users reach only their own bucket.
       const rootCreds = secretData(cluster, store.namespace, 'minio-root');
       const mc = (alias: Record<string, string>, ...args: string[]) =>
@@ -273,6 +293,25 @@ export function dataPlaneTests(state: () => SuiteState): void {
         assert.notEqual(denied.status, 0, `${b.name} read ${a.name}'s bucket`);
         assert.match(denied.stderr + denied.stdout, /Access Denied|Insufficient permissions/);
         assert.notEqual(mc(aCreds, 'ls', `t/tenant-${b.name}`).status, 0);
+        assert.equal(mc(bCreds, 'ls', `t/tenant-${b.name}`).status, 0, `${b.name} reaches its own bucket`);
+
+        // Removing a tenant: the bootstrap of a config without it disables its S3 user.
+        const cm = one(objects, 'ConfigMap', store.namespace, 'minio-bootstrap');
+        const script = (cm.data['bootstrap.sh'] as string)
+          .split('\n')
+          .filter((l) => !l.startsWith(`user 'tenant-${b.name}'`))
+          .join('\n')
+          .replace(` tenant-${b.name} `, ' ');
+        const withoutB = objects.map((o) => (o === cm ? { ...cm, data: { ...cm.data, 'bootstrap.sh': script } } : o));
+        const out = runContainer({
+          cluster, procs, objects: withoutB, name: 'minio-bootstrap',
+          pod: { namespace: store.namespace, spec: bootstrap.spec.template.spec },
+          rewrite: [[store.s3.url, s3Url]],
+          extraEnv: { PATH: toolsPath },
+        });
+        assert.match(out, new RegExp(`user tenant-${b.name}: no longer declared, disabling`));
+        assert.notEqual(mc(bCreds, 'ls', `t/tenant-${b.name}`).status, 0, `${b.name}'s S3 keys still work after removal`);
+        assert.equal(mc(aCreds, 'ls', `t/tenant-${a.name}`).status, 0, `${a.name} is not affected`);
       }
       // The dataset cache's prefetch Job, as synthesized, fills the cache from the store; a second
       // run copies nothing new.

@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { killProcessesUnder } from './lib/cluster';
 import { CRDS_JSON_ENV, thirdPartyCrds } from './lib/crds';
 import { loadTools, TOOLS_JSON_ENV } from './lib/tools';
 
@@ -47,13 +48,22 @@ const args = isolated
   : nodeArgs;
 const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: path.resolve(__dirname, '..', '..'), env });
 
-/** Clusters a killed earlier run left behind (their processes outlive a SIGKILL). */
+/**
+ * Clusters a killed earlier run left behind (their processes outlive a SIGKILL): kwokctl's own
+ * list, and any process still running a binary from a cluster directory of ours in the temp dir.
+ */
 function removeStaleClusters(): void {
   const kwokctl = path.join(tools.env.MLPLAT_KWOK_BIN ?? '', 'kwokctl');
   const list = spawnSync(kwokctl, ['get', 'clusters'], { env: tools.env, encoding: 'utf8' });
   for (const name of (list.stdout ?? '').split('\n').filter((n) => n.startsWith('mlplat-e2e-'))) {
     process.stdout.write(`removing cluster ${name} left by an earlier run\n`);
     spawnSync(kwokctl, ['--name', name, 'delete', 'cluster'], { env: tools.env, stdio: 'ignore' });
+  }
+  for (const p of killProcessesUnder(path.join(os.tmpdir(), 'mlplat-e2e-mlplat-e2e-'))) {
+    process.stdout.write(`stopped ${p}, left by an earlier run\n`);
+  }
+  for (const d of fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('mlplat-e2e-') && d !== path.basename(work))) {
+    fs.rmSync(path.join(os.tmpdir(), d), { recursive: true, force: true });
   }
 }
 

@@ -103,8 +103,30 @@ export class Cluster {
     this.deleted = true;
     live.delete(this);
     this.kwokctl(['delete', 'cluster']);
+    killProcessesUnder(this.dir); // whatever kwokctl did not stop
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** SIGKILLs every process whose executable lies under `dir`; returns their names. */
+export function killProcessesUnder(dir: string): string[] {
+  const killed: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let exe: string;
+    try {
+      exe = fs.readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (!exe.startsWith(dir)) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+      killed.push(`${path.basename(exe)} (pid ${pid})`);
+    } catch {
+      /* already gone */
+    }
+  }
+  return killed;
 }
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Run {
