@@ -108,13 +108,17 @@ export class Cluster {
   }
 }
 
-/** SIGKILLs every process whose executable lies under `dir`; returns their names. */
+/**
+ * SIGKILLs every process started from a path under `dir` (argv[0]: kwokctl links the cached
+ * binaries into the cluster directory, so the resolved executable lies elsewhere); returns their
+ * names.
+ */
 export function killProcessesUnder(dir: string): string[] {
   const killed: string[] = [];
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     let exe: string;
     try {
-      exe = fs.readlinkSync(`/proc/${pid}/exe`);
+      exe = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
     } catch {
       continue; // gone, or not ours to read
     }
