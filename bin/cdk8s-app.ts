@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ConfigError, formatIssue, loadPlatform } from '../lib/config/load';
-import { renderTree, toYaml, writeAtomically } from '../lib/synth';
+import { outputFiles, writeAtomically } from '../lib/synth';
 import { platformApp } from '../stacks/platform';
 import { DEFAULT_CONFIG } from './cli';
 
@@ -11,7 +11,7 @@ function main(): void {
   try {
     const { spec, warnings } = loadPlatform(config);
     for (const w of warnings) process.stderr.write(`${formatIssue(w)}\n`);
-    const files = renderTree(platformApp(spec).app).map((f) => ({ name: f.name, content: toYaml(f.objects) }));
+    const files = outputFiles(platformApp(spec).app);
     writeAtomically(outDir, files);
   } catch (e) {
     if (e instanceof ConfigError) {

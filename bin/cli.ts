@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { stringify } from 'yaml';
 import { ConfigError, formatIssue, loadPlatform, LoadedPlatform } from '../lib/config/load';
 import { platformJsonSchema } from '../lib/config/schema';
-import { renderTree, toYaml, ValidationError, writeAtomically } from '../lib/synth';
+import { AFTER_OPERATORS_DIR, outputFiles, renderTree, ValidationError, writeAtomically } from '../lib/synth';
 import { platformApp } from '../stacks/platform';
 import { scaffoldConfig, scaffoldStack } from './scaffold';
 
@@ -48,7 +48,7 @@ export function buildProgram(io: Io): Command {
       const started = process.hrtime.bigint();
       const { spec } = load(config, io);
       const { app } = platformApp(spec);
-      const files = renderTree(app).map((f) => ({ name: f.name, content: toYaml(f.objects), count: f.objects.length }));
+      const files = outputFiles(app);
       const outDir = opts.out ?? path.join('dist', spec.metadata.name);
       try {
         writeAtomically(outDir, files);
@@ -57,9 +57,13 @@ export function buildProgram(io: Io): Command {
         throw new ExitError(EXIT.invalid);
       }
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const total = files.reduce((n, f) => n + f.count, 0);
-      for (const f of files) io.out(`  ${path.join(outDir, f.name)}  (${f.count} objects)\n`);
-      io.out(`synthesized ${spec.metadata.name}: ${total} objects in ${files.length} files, ${ms.toFixed(0)} ms\n`);
+      const manifests = files.filter((f) => f.count > 0);
+      const total = manifests.reduce((n, f) => n + f.count, 0);
+      for (const f of manifests) io.out(`  ${path.join(outDir, f.name)}  (${f.count} objects)\n`);
+      io.out(`synthesized ${spec.metadata.name}: ${total} objects in ${manifests.length} files, ${ms.toFixed(0)} ms\n`);
+      if (files.some((f) => f.name.startsWith(`${AFTER_OPERATORS_DIR}/`))) {
+        io.out(`apply ${path.join(outDir, AFTER_OPERATORS_DIR)}/ once the operators of the first layer are ready (README: Deploying)\n`);
+      }
     });
 
   program

@@ -33,6 +33,12 @@ export interface ChartReleaseProps<V extends object> {
    * @default '10m'
    */
   readonly timeout?: string;
+  /**
+   * API groups whose CRDs the chart installs. Objects of these groups are written to the
+   * output's second layer (`after-operators/`), applied once the release is ready.
+   * @default - none
+   */
+  readonly provides?: readonly string[];
 }
 
 /**
@@ -52,6 +58,7 @@ export class ChartRelease<V extends object = object> extends Construct {
   readonly dependsOn: readonly ChartRelease<object>[];
   readonly crds: CrdPolicy;
   readonly timeout: string;
+  readonly provides: readonly string[];
   /** The Flux HelmRepository. */
   readonly repository: ApiObject;
   /** The Flux HelmRelease. */
@@ -66,6 +73,7 @@ export class ChartRelease<V extends object = object> extends Construct {
     this.dependsOn = props.dependsOn ?? [];
     this.crds = props.crds ?? 'CreateReplace';
     this.timeout = props.timeout ?? '10m';
+    this.provides = props.provides ?? [];
     this.node.addValidation({
       validate: () =>
         this.dependsOn

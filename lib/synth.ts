@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ApiObject, Chart } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { stringify } from 'yaml';
+import { ChartRelease } from './chart-release';
 import { ComponentChart } from './component';
 
 /** A Kubernetes object as plain JSON. */
@@ -126,6 +127,59 @@ export function renderTree(root: IConstruct): SynthFile[] {
     });
 }
 
+/** Subdirectory of the output for custom resources of operators the platform installs itself. */
+export const AFTER_OPERATORS_DIR = 'after-operators';
+/** Kustomize/Flux file list of each output directory (`.yml`, so `*.yaml` globs skip it). */
+export const KUSTOMIZATION_FILE = 'kustomization.yml';
+
+export interface OutputFile {
+  /** Path relative to the output directory. */
+  readonly name: string;
+  readonly content: string;
+  readonly count: number;
+}
+
+/** API group of an apiVersion (`''` for the core group). */
+function apiGroup(apiVersion: string): string {
+  return apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+}
+
+/**
+ * The files `mlplat synth` writes, in two layers. Custom resources whose CRDs come from a chart
+ * the platform installs itself (a `ChartRelease` that `provides` their API group) cannot be
+ * applied, or even dry-run, before that operator is installed; they go to `after-operators/`,
+ * applied once the operators are ready (README, Deploying). Each directory gets a
+ * `kustomization.yml` listing its files in apply order, so a Flux Kustomization over the output
+ * directory takes the first layer only.
+ */
+export function outputFiles(root: IConstruct): OutputFile[] {
+  const files = renderTree(root);
+  const provided = new Set(root.node.findAll().filter(ChartRelease.isChartRelease).flatMap((r) => r.provides));
+  const later = (o: KubeObject) => provided.has(apiGroup(o.apiVersion));
+  const out: OutputFile[] = [];
+  const second: OutputFile[] = [];
+  for (const f of files) {
+    const first = f.objects.filter((o) => !later(o));
+    const rest = f.objects.filter(later);
+    if (first.length > 0) out.push({ name: f.name, content: toYaml(first), count: first.length });
+    if (rest.length > 0) second.push({ name: `${AFTER_OPERATORS_DIR}/${f.name}`, content: toYaml(rest), count: rest.length });
+  }
+  const kustomization = (names: string[], note: string): string =>
+    `# Written by mlplat: ${note}\n${stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: names })}`;
+  const result = [
+    ...out,
+    { name: KUSTOMIZATION_FILE, content: kustomization(out.map((f) => f.name), 'the first layer, in apply order.'), count: 0 },
+  ];
+  if (second.length > 0) {
+    result.push(...second, {
+      name: `${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`,
+      content: kustomization(second.map((f) => path.basename(f.name)), 'custom resources of the operators the first layer installs; apply once those are ready.'),
+      count: 0,
+    });
+  }
+  return result;
+}
+
 /** One YAML stream per file; stable for the same input. */
 export function toYaml(objects: readonly KubeObject[]): string {
   return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
@@ -156,7 +210,10 @@ export function writeAtomically(outDir: string, files: ReadonlyArray<{ name: str
   const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`));
   const old = `${tmp}.old`;
   try {
-    for (const f of files) fs.writeFileSync(path.join(tmp, f.name), f.content);
+    for (const f of files) {
+      fs.mkdirSync(path.dirname(path.join(tmp, f.name)), { recursive: true });
+      fs.writeFileSync(path.join(tmp, f.name), f.content);
+    }
     fs.writeFileSync(path.join(tmp, OUTPUT_MARKER), 'Written by mlplat synth; this directory is replaced whole on every run.\n');
     fs.chmodSync(tmp, 0o755); // mkdtemp creates 0700; the output is meant to be read by others
     if (fs.existsSync(target)) fs.renameSync(target, old);

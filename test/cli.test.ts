@@ -33,9 +33,12 @@ spec:
     - { name: kube-system, groups: [x], quota: { cpu: "1", memory: 1Gi } }
 `;
 
+/** Files under `dir`, relative, sorted; hidden entries (the .mlplat-output marker) are checked where they matter. */
 function listTree(dir: string): string[] {
-  // hidden entries (the .mlplat-output marker) are checked where they matter
-  return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !f.startsWith('.')).sort() : [];
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => !path.basename(f).startsWith('.') && fs.statSync(path.join(dir, f)).isFile())
+    .sort();
 }
 
 describe('mlplat validate', () => {
@@ -89,23 +92,27 @@ describe('mlplat synth', () => {
       '06-mlflow.yaml',
       '07-dataset-cache.yaml',
       '08-credentials.yaml',
+      'after-operators/05-database.yaml',
+      'after-operators/kustomization.yml',
+      'kustomization.yml',
     ]);
     const created = new Set<string>();
-    for (const f of listTree(out)) {
+    for (const f of listTree(out).filter((x) => x.endsWith('.yaml'))) {
       const docs = parseAllDocuments(fs.readFileSync(path.join(out, f), 'utf8')).map((d) => d.toJS());
       for (const d of docs) {
         if (d.kind === 'Namespace') created.add(d.metadata.name);
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 95 objects in 9 files/);
+    assert.match(r.out, /synthesized acme: 95 objects in 10 files/);
+    assert.match(r.out, /apply .*after-operators\/ once the operators of the first layer are ready/);
   });
 
   it('defaults to the bundled example and dist/<client>/', () => {
     const cwd = tmpDir();
     const r = cli(['synth'], cwd);
     assert.equal(r.code, 0, r.err);
-    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).length, 9);
+    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).filter((f) => f.endsWith('.yaml')).length, 10);
     assert.ok(fs.existsSync(path.join(cwd, 'dist', 'acme', '.mlplat-output')));
   });
 
@@ -134,7 +141,7 @@ describe('mlplat synth', () => {
     fs.writeFileSync(path.join(dir, 'bad.yaml'), BAD);
     assert.equal(cli(['synth', path.join(dir, 'bad.yaml'), '--out', out]).code, 1);
     assert.deepEqual(listTree(out).map((f) => fs.readFileSync(path.join(out, f), 'utf8')), before);
-    assert.deepEqual(listTree(dir), ['bad.yaml', 'out']);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['bad.yaml', 'out'], 'no temp dirs left');
   });
 
   it('replaces stale files of an earlier run', () => {

@@ -6,7 +6,7 @@ import { App } from 'cdk8s';
 import { GpuSmokeTest } from '../examples/custom/gpu-smoke-test';
 import { buildGlobex } from '../examples/custom/platform';
 import { loadPlatform } from '../lib/config/load';
-import { renderTree, toYaml } from '../lib/synth';
+import { outputFiles, renderTree } from '../lib/synth';
 import { platformApp } from '../stacks/platform';
 import { ROOT } from './helpers';
 
@@ -33,15 +33,19 @@ describe('examples match their golden output', () => {
 
   for (const [name, build] of Object.entries(examples)) {
     it(name, () => {
-      const files = renderTree(build()).map((f) => ({ name: f.name, content: toYaml(f.objects) }));
+      // Exactly what `mlplat synth` writes (both layers and their kustomization.yml).
+      const files = outputFiles(build());
       const dir = path.join(GOLDEN, name);
       if (update) {
         fs.rmSync(dir, { recursive: true, force: true });
-        fs.mkdirSync(dir, { recursive: true });
-        for (const f of files) fs.writeFileSync(path.join(dir, f.name), f.content);
+        for (const f of files) {
+          fs.mkdirSync(path.dirname(path.join(dir, f.name)), { recursive: true });
+          fs.writeFileSync(path.join(dir, f.name), f.content);
+        }
       }
       assert.ok(fs.existsSync(dir), `no golden output for ${name}: run UPDATE_GOLDEN=1 npm test`);
-      assert.deepEqual(files.map((f) => f.name), fs.readdirSync(dir).sort(), `${name}: file list changed (UPDATE_GOLDEN=1 npm test, then review)`);
+      const golden = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+      assert.deepEqual(files.map((f) => f.name).sort(), golden, `${name}: file list changed (UPDATE_GOLDEN=1 npm test, then review)`);
       for (const f of files) {
         assert.equal(f.content, fs.readFileSync(path.join(dir, f.name), 'utf8'), `${name}/${f.name} differs from golden (UPDATE_GOLDEN=1 npm test, then review the diff)`);
       }

@@ -6,7 +6,11 @@ import { ApiObject, App } from 'cdk8s';
 import { ChartRelease } from '../lib/chart-release';
 import { ComponentChart } from '../lib/component';
 import { PlatformContext } from '../lib/context';
-import { kindRank, renderTree, ValidationError, writeAtomically } from '../lib/synth';
+import { AFTER_OPERATORS_DIR, KUSTOMIZATION_FILE, kindRank, outputFiles, renderTree, ValidationError, writeAtomically } from '../lib/synth';
+import { parse, parseAllDocuments } from 'yaml';
+import { ACME, synthFile } from './helpers';
+import { platformApp } from '../stacks/platform';
+import { loadPlatform } from '../lib/config/load';
 import { VERSIONS } from '../lib/versions';
 import { MlPlatform } from '../stacks/platform';
 import { testChart, tmpDir } from './helpers';
@@ -80,6 +84,31 @@ describe('renderTree', () => {
   });
 });
 
+describe('outputFiles: two layers', () => {
+  it('writes custom resources of operators the platform installs to after-operators/, with a kustomization per layer', () => {
+    const files = outputFiles(platformApp(loadPlatform(ACME).spec).app);
+    const byName = new Map(files.map((f) => [f.name, f]));
+    const kinds = (name: string) => parseAllDocuments(byName.get(name)!.content).map((d) => d.toJS().kind);
+    // CloudNativePG's chart is in the first layer; its Cluster, Database and ScheduledBackup after it.
+    assert.ok(kinds('05-database.yaml').includes('HelmRelease'));
+    assert.ok(!kinds('05-database.yaml').some((k) => ['Cluster', 'Database', 'ScheduledBackup'].includes(k)));
+    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/05-database.yaml`).sort(), ['Cluster', 'Database', 'Database', 'ScheduledBackup']);
+    const first = parse(byName.get(KUSTOMIZATION_FILE)!.content);
+    assert.equal(first.kind, 'Kustomization');
+    assert.deepEqual(first.resources, files.filter((f) => f.count > 0 && !f.name.includes('/')).map((f) => f.name));
+    assert.deepEqual(parse(byName.get(`${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`)!.content).resources, ['05-database.yaml']);
+    // Every object is written exactly once.
+    const total = files.reduce((n, f) => n + f.count, 0);
+    assert.equal(total, synthFile(ACME).objects.length);
+  });
+
+  it('has a single layer when no component installs an operator whose resources it uses', () => {
+    const { app } = testChart();
+    const files = outputFiles(app);
+    assert.ok(!files.some((f) => f.name.startsWith(AFTER_OPERATORS_DIR)));
+  });
+});
+
 describe('writeAtomically', () => {
   it('writes through a symlinked output directory and refuses a file', () => {
     const dir = tmpDir();
@@ -98,7 +127,8 @@ describe('writeAtomically', () => {
     const out = path.join(dir, 'out');
     writeAtomically(out, [{ name: 'a.yaml', content: 'a' }]);
     assert.deepEqual(fs.readdirSync(out).sort(), ['.mlplat-output', 'a.yaml']);
-    assert.throws(() => writeAtomically(out, [{ name: 'b.yaml', content: 'b' }, { name: 'no/such/dir.yaml', content: 'x' }]));
+    // A file below a file cannot be written: the run fails half-way.
+    assert.throws(() => writeAtomically(out, [{ name: 'b.yaml', content: 'b' }, { name: 'b.yaml/x.yaml', content: 'x' }]));
     assert.deepEqual(fs.readdirSync(out).sort(), ['.mlplat-output', 'a.yaml'], 'old output intact');
     assert.deepEqual(fs.readdirSync(dir), ['out'], 'no temp dirs left');
   });

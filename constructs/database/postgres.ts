@@ -120,6 +120,7 @@ export class PlatformDatabase extends Construct implements IPostgres {
       chart: ctx.versions.charts.cloudnativePg,
       releaseName: 'cloudnative-pg',
       namespace: CNPG_OPERATOR_NAMESPACE,
+      provides: ['postgresql.cnpg.io'],
       values: {
         // Pulled through the platform's mirror when one is set (air-gapped clusters).
         ...(ctx.imageRegistry ? { image: { repository: `${ctx.imageRegistry}/cloudnative-pg/cloudnative-pg` } } : {}),

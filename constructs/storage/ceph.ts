@@ -236,6 +236,8 @@ export class CephStore extends Construct implements IObjectStore {
       releaseName: 'rook-ceph',
       namespace: ROOK_CEPH_NAMESPACE,
       crds: 'CreateReplace',
+      // CephCluster, pools, filesystems, object stores, users; ObjectBucketClaims.
+      provides: ['ceph.rook.io', 'objectbucket.io'],
       values: operatorValues(ctx.imageRegistry),
     });
 

@@ -6,7 +6,7 @@
  */
 import { App } from 'cdk8s';
 import { ComponentChart } from '../../lib/component';
-import { renderTree, toYaml, writeAtomically } from '../../lib/synth';
+import { outputFiles, writeAtomically } from '../../lib/synth';
 import { MlPlatform } from '../../stacks/platform';
 import { GpuSmokeTest } from './gpu-smoke-test';
 
@@ -46,7 +46,7 @@ export function buildGlobex(): { app: App; platform: MlPlatform } {
 
 if (require.main === module) {
   const outDir = process.argv[2] ?? 'dist/globex';
-  const files = renderTree(buildGlobex().app).map((f) => ({ name: f.name, content: toYaml(f.objects) }));
+  const files = outputFiles(buildGlobex().app);
   writeAtomically(outDir, files);
   process.stdout.write(`wrote ${files.length} files to ${outDir}\n`);
 }
