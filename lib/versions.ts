@@ -43,6 +43,10 @@ export interface VersionsCatalog {
     readonly cloudnativePg: ChartVersion;
     /** Rook Ceph operator. */
     readonly rookCeph: ChartVersion;
+    /** cert-manager. */
+    readonly certManager: ChartVersion;
+    /** Traefik (ingress). */
+    readonly traefik: ChartVersion;
   };
   /** Images of workloads mlplat runs itself. */
   readonly images: {
@@ -78,6 +82,10 @@ export interface VersionsCatalog {
     readonly cloudnativePg: CrdSource;
     /** Rook (CephCluster, CephFilesystem, CephObjectStore, ObjectBucketClaim, ...). */
     readonly rook: CrdSource;
+    /** cert-manager (Certificate, ClusterIssuer, ...). */
+    readonly certManager: CrdSource;
+    /** Traefik (IngressRoute, Middleware, TLSStore, ...). */
+    readonly traefik: CrdSource;
   };
 }
 
@@ -99,6 +107,18 @@ export const VERSIONS: VersionsCatalog = {
       repository: { name: 'rook-release', url: 'https://charts.rook.io/release' },
       chart: 'rook-ceph',
       version: 'v1.18.8',
+    },
+    // cert-manager's chart version is its release (charts.jetstack.io).
+    certManager: {
+      repository: { name: 'jetstack', url: 'https://charts.jetstack.io' },
+      chart: 'cert-manager',
+      version: 'v1.21.2',
+    },
+    // Chart 41.3.0 ships Traefik v3.7.11 (appVersion), whose CRDs the e2e applies (docs/design/edge.md).
+    traefik: {
+      repository: { name: 'traefik', url: 'https://traefik.github.io/charts' },
+      chart: 'traefik',
+      version: '41.3.0',
     },
   },
   images: {
@@ -138,5 +158,12 @@ export const VERSIONS: VersionsCatalog = {
     fluxHelm: { goModule: 'github.com/fluxcd/helm-controller', version: 'v1.6.4', crdDir: 'config/crd/bases' },
     cloudnativePg: { goModule: 'github.com/cloudnative-pg/cloudnative-pg', version: 'v1.30.0', crdDir: 'config/crd/bases' },
     rook: { goModule: 'github.com/rook/rook', version: 'v1.18.8', crdDir: 'deploy/examples', files: ['crds.yaml'] },
+    certManager: { goModule: 'github.com/cert-manager/cert-manager', version: 'v1.21.2', crdDir: 'deploy/crds' },
+    traefik: {
+      goModule: 'github.com/traefik/traefik/v3',
+      version: 'v3.7.11',
+      crdDir: 'docs/content/reference/dynamic-configuration',
+      files: ['kubernetes-crd-definition-v1.yml'],
+    },
   },
 };

@@ -7,6 +7,8 @@ import { objectInvariants } from '../lib/invariants';
 import { DatasetCache, DatasetCacheOptions } from '../constructs/cache/dataset-cache';
 import { CredentialGenerator } from '../constructs/credentials/generator';
 import { PlatformDatabase, PlatformDatabaseOptions } from '../constructs/database/postgres';
+import { CertManager, TlsMode } from '../constructs/edge/cert-manager';
+import { Traefik, TraefikOptions } from '../constructs/edge/traefik';
 import { GpuOperator, GpuOperatorOptions } from '../constructs/gpu/operator';
 import { CephStore, CephStoreOptions } from '../constructs/storage/ceph';
 import { MinioStore, MinioStoreOptions } from '../constructs/storage/minio';
@@ -21,6 +23,8 @@ export const COMPONENT_ORDER = {
   gpu: 10,
   tenancy: 15,
   tenants: 20,
+  certManager: 25,
+  ingress: 26,
   storage: 30,
   database: 35,
   tracking: 40,
@@ -78,6 +82,9 @@ export class MlPlatform extends Construct {
     for (const p of s.gpu.pools) {
       platform.gpu.addPool(p.name, { gpuModel: p.gpuModel, gpusPerNode: p.gpusPerNode, nodeSelector: p.nodeSelector, sharing: p.sharing });
     }
+    if (s.ingress) {
+      platform.enableIngress({ ...s.ingress, tls: s.tls ?? { mode: 'selfSigned' } });
+    }
     if (s.storage) {
       const { kind, ...rest } = s.storage;
       platform.enableStorage(kind === 'minio' ? { kind, ...(rest as MinioStoreOptions) } : { kind, ...(rest as CephStoreOptions) });
@@ -114,6 +121,7 @@ export class MlPlatform extends Construct {
   private postgres?: PlatformDatabase;
   private trackingServer?: MlflowServer | ClearmlServer;
   private cache?: DatasetCache;
+  private edge?: { readonly certManager: CertManager; readonly traefik: Traefik };
 
   constructor(scope: Construct, id: string, props: MlPlatformProps) {
     super(scope, id);
@@ -153,6 +161,26 @@ export class MlPlatform extends Construct {
 
   get datasetCache(): DatasetCache | undefined {
     return this.cache;
+  }
+
+  /** The ingress (Traefik) and certificates (cert-manager), when enabled. */
+  get ingress(): { readonly certManager: CertManager; readonly traefik: Traefik } | undefined {
+    return this.edge;
+  }
+
+  /**
+   * Traefik as the platform's ingress and cert-manager with the issuer of `tls`. Apps are routed
+   * through it, behind SSO, once the identity provider exists.
+   */
+  enableIngress(options: TraefikOptions & { readonly tls: TlsMode }): { readonly certManager: CertManager; readonly traefik: Traefik } {
+    if (this.edge) throw new Error('the ingress is enabled twice');
+    const { tls, ...traefikOptions } = options;
+    const certChart = new ComponentChart(this, 'CertManager', { name: 'cert-manager', component: 'edge', order: COMPONENT_ORDER.certManager });
+    const ingressChart = new ComponentChart(this, 'Ingress', { name: 'traefik', component: 'edge', order: COMPONENT_ORDER.ingress });
+    const traefik = new Traefik(ingressChart, 'Traefik', { ...traefikOptions, tls });
+    const certManager = new CertManager(certChart, 'CertManager', { tls, ingressClassName: traefik.ingressClassName });
+    this.edge = { certManager, traefik };
+    return this.edge;
   }
 
   /** Object storage (MinIO or Ceph) with the platform buckets and a bucket per tenant. */

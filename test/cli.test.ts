@@ -87,12 +87,15 @@ describe('mlplat synth', () => {
       '01-tenancy.yaml',
       '02-tenant-research.yaml',
       '03-tenant-serving.yaml',
-      '04-minio.yaml',
-      '05-database.yaml',
-      '06-mlflow.yaml',
-      '07-dataset-cache.yaml',
-      '08-credentials.yaml',
-      'after-operators/05-database.yaml',
+      '04-cert-manager.yaml',
+      '05-traefik.yaml',
+      '06-minio.yaml',
+      '07-database.yaml',
+      '08-mlflow.yaml',
+      '09-dataset-cache.yaml',
+      '10-credentials.yaml',
+      'after-operators/04-cert-manager.yaml',
+      'after-operators/07-database.yaml',
       'after-operators/kustomization.yml',
       'kustomization.yml',
     ]);
@@ -104,7 +107,7 @@ describe('mlplat synth', () => {
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 95 objects in 10 files/);
+    assert.match(r.out, /synthesized acme: 102 objects in 13 files/);
     assert.match(r.out, /apply .*after-operators\/ once the operators of the first layer are ready/);
   });
 
@@ -112,7 +115,7 @@ describe('mlplat synth', () => {
     const cwd = tmpDir();
     const r = cli(['synth'], cwd);
     assert.equal(r.code, 0, r.err);
-    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).filter((f) => f.endsWith('.yaml')).length, 10);
+    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).filter((f) => f.endsWith('.yaml')).length, 13);
     assert.ok(fs.existsSync(path.join(cwd, 'dist', 'acme', '.mlplat-output')));
   });
 

@@ -90,13 +90,13 @@ describe('outputFiles: two layers', () => {
     const byName = new Map(files.map((f) => [f.name, f]));
     const kinds = (name: string) => parseAllDocuments(byName.get(name)!.content).map((d) => d.toJS().kind);
     // CloudNativePG's chart is in the first layer; its Cluster, Database and ScheduledBackup after it.
-    assert.ok(kinds('05-database.yaml').includes('HelmRelease'));
-    assert.ok(!kinds('05-database.yaml').some((k) => ['Cluster', 'Database', 'ScheduledBackup'].includes(k)));
-    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/05-database.yaml`).sort(), ['Cluster', 'Database', 'Database', 'ScheduledBackup']);
+    assert.ok(kinds('07-database.yaml').includes('HelmRelease'));
+    assert.ok(!kinds('07-database.yaml').some((k) => ['Cluster', 'Database', 'ScheduledBackup'].includes(k)));
+    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/07-database.yaml`).sort(), ['Cluster', 'Database', 'Database', 'ScheduledBackup']);
     const first = parse(byName.get(KUSTOMIZATION_FILE)!.content);
     assert.equal(first.kind, 'Kustomization');
     assert.deepEqual(first.resources, files.filter((f) => f.count > 0 && !f.name.includes('/')).map((f) => f.name));
-    assert.deepEqual(parse(byName.get(`${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`)!.content).resources, ['05-database.yaml']);
+    assert.deepEqual(parse(byName.get(`${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`)!.content).resources, ['04-cert-manager.yaml', '07-database.yaml']);
     // Every object is written exactly once.
     const total = files.reduce((n, f) => n + f.count, 0);
     assert.equal(total, synthFile(ACME).objects.length);

@@ -221,6 +221,28 @@ export const datasetCacheSchema = z.strictObject({
   prefetch: z.array(prefetchSchema).default([]).describe('Datasets and model weights copied into the cache ahead of use.'),
 });
 
+export const tlsSchema = z.discriminatedUnion('mode', [
+  z.strictObject({ mode: z.literal('selfSigned').describe('A private CA (cert-manager) issues every host\'s certificate; clients trust its ca.crt.') }),
+  z.strictObject({
+    mode: z.literal('acme').describe('An ACME CA (Let\'s Encrypt) over HTTP-01 through the ingress.'),
+    email: z.email('must be an e-mail address').describe('ACME account contact.'),
+    server: z.url({ protocol: /^https$/ }).optional().describe('ACME directory; default: Let\'s Encrypt production.'),
+  }),
+  z.strictObject({
+    mode: z.literal('existingSecret').describe('Your own (wildcard) certificate.'),
+    secretName: dnsLabel.describe('kubernetes.io/tls Secret in namespace traefik, served for every host.'),
+  }),
+]);
+
+export const ingressSchema = z.strictObject({
+  serviceType: z.enum(['LoadBalancer', 'NodePort']).default('LoadBalancer').describe('LoadBalancer (cloud) or NodePort (bare metal).'),
+  nodePorts: z
+    .strictObject({ http: z.number().int().min(30000).max(32767), https: z.number().int().min(30000).max(32767) })
+    .optional()
+    .describe('Fixed node ports (serviceType NodePort); default: assigned.'),
+  replicas: z.number().int().min(1).max(10).default(2).describe('Traefik replicas.'),
+});
+
 export const platformSchema = z.strictObject({
   $schema: z.string().optional(),
   apiVersion: z.literal(API_VERSION),
@@ -255,6 +277,8 @@ export const platformSchema = z.strictObject({
       .describe('The platform PostgreSQL (CloudNativePG), used by MLflow and Keycloak.'),
     tracking: trackingSchema.optional().describe('Experiment tracking server; needs storage.'),
     datasetCache: datasetCacheSchema.optional().describe('Shared read-only cache of datasets and model weights; needs storage.'),
+    ingress: ingressSchema.optional().describe('Traefik as the platform ingress, with cert-manager for TLS.'),
+    tls: tlsSchema.optional().describe('How hosts get certificates (needs ingress); default: selfSigned.'),
   }),
 });
 

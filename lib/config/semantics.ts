@@ -94,6 +94,11 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
     }
   });
 
+  if (isObj(spec.tls) && !isObj(spec.ingress)) error(['spec', 'tls'], 'certificates are for the ingress: add spec.ingress');
+  if (isObj(spec.ingress) && isObj(spec.ingress.nodePorts) && spec.ingress.serviceType !== 'NodePort') {
+    error(['spec', 'ingress', 'nodePorts'], 'node ports need serviceType: NodePort');
+  }
+
   // The data plane: what each part needs.
   const storage = isObj(spec.storage) ? spec.storage : undefined;
   const storageKind = str(storage?.kind);

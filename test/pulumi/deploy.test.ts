@@ -28,6 +28,8 @@ describe('PlatformDeployment with Pulumi mocks', () => {
     const groups = registered.filter((r) => r.type === 'kubernetes:yaml/v2:ConfigGroup').map((r) => r.name);
     // registration is asynchronous: compare as sets (the order lives in dependsOn, tested in plan.test.ts)
     assert.deepEqual(groups.sort(), [
+      'cert-manager-instances',
+      'cert-manager-namespaces',
       'credentials-config',
       'credentials-instances',
       'credentials-namespaces',
@@ -49,6 +51,7 @@ describe('PlatformDeployment with Pulumi mocks', () => {
       'tenant-research-namespaces',
       'tenant-serving-config',
       'tenant-serving-namespaces',
+      'traefik-namespaces',
     ]);
     const release = registered.find((r) => r.type === 'kubernetes:helm.sh/v3:Release' && r.inputs.chart === 'gpu-operator');
     assert.ok(release);

@@ -18,6 +18,8 @@ describe('Pulumi deployment plan', () => {
       'gpu-operator-namespaces',
       'tenant-research-namespaces',
       'tenant-serving-namespaces',
+      'cert-manager-namespaces',
+      'traefik-namespaces',
       'minio-namespaces',
       'database-namespaces',
       'mlflow-namespaces',
@@ -32,7 +34,10 @@ describe('Pulumi deployment plan', () => {
       'dataset-cache-config',
       'credentials-config',
       'gpu-operator-release-gpu-operator',
+      'cert-manager-release-cert-manager',
+      'traefik-release-traefik',
       'database-release-cloudnative-pg',
+      'cert-manager-instances',
       'minio-instances',
       'database-instances',
       'mlflow-instances',
@@ -48,7 +53,7 @@ describe('Pulumi deployment plan', () => {
     }
     assert.deepEqual(steps.find((s) => s.name === 'gpu-operator-config')!.dependsOn, steps.filter((s) => s.stage === 'namespaces').map((s) => s.name));
     // Custom resources of operators installed by Helm come after those releases.
-    assert.deepEqual(steps.find((s) => s.name === 'database-instances')!.dependsOn, ['gpu-operator-release-gpu-operator', 'database-release-cloudnative-pg']);
+    assert.deepEqual(steps.find((s) => s.name === 'database-instances')!.dependsOn, ['gpu-operator-release-gpu-operator', 'cert-manager-release-cert-manager', 'traefik-release-traefik', 'database-release-cloudnative-pg']);
   });
 
   it('installs the GPU operator from its repository at the pinned version in repository mode', () => {
@@ -84,7 +89,7 @@ describe('Pulumi deployment plan', () => {
     const steps = planDeployment(app, { chartMode: 'flux' });
     assert.equal(steps[0].name, 'extra-crds');
     assert.equal(steps[steps.length - 1].name, 'extra-instances');
-    assert.deepEqual(steps[steps.length - 1].dependsOn, ['gpu-operator-operators', 'database-operators']);
+    assert.deepEqual(steps[steps.length - 1].dependsOn, ['gpu-operator-operators', 'cert-manager-operators', 'traefik-operators', 'database-operators']);
   });
 
   it('has stable step names: the same tree plans the same names', () => {
