@@ -1,3 +1,4 @@
+import { Construct } from 'constructs';
 import { k8s } from './k8s';
 
 /**
@@ -47,4 +48,23 @@ export function resources(requests: { cpu: string; memory: string }, limits: { c
     requests: { cpu: q(requests.cpu), memory: q(requests.memory) },
     limits: { ...(limits.cpu ? { cpu: q(limits.cpu) } : {}), memory: q(limits.memory) },
   };
+}
+
+/**
+ * A namespace of a platform component with its Pod Security level enforced (at the latest
+ * policy version) and any further labels, e.g. `mlplat.io/reachable-from-tenants`.
+ */
+export function platformNamespace(
+  scope: Construct,
+  id: string,
+  name: string,
+  level: 'restricted' | 'baseline' | 'privileged',
+  labels: Record<string, string> = {},
+): k8s.KubeNamespace {
+  return new k8s.KubeNamespace(scope, id, {
+    metadata: {
+      name,
+      labels: { 'pod-security.kubernetes.io/enforce': level, 'pod-security.kubernetes.io/enforce-version': 'latest', ...labels },
+    },
+  });
 }

@@ -4,7 +4,7 @@ import { AdmissionPolicy } from '../../lib/admission-policy';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { boundedName, MLPLAT_PREFIX } from '../../lib/naming';
-import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
+import { hardenedContainer, hardenedPod, platformNamespace, resources } from '../../lib/workload';
 import { externalSecret } from '../credentials/generator';
 import { ISecretRef } from '../credentials/types';
 import { TENANT_NAMESPACES } from '../gpu/access-policy';
@@ -126,12 +126,7 @@ export class DatasetCache extends Construct {
     this.store = props.store;
     this.rootPath = props.backend.kind === 'cephfs' ? props.backend.filesystem.subVolumeGroup('mlplat-cache') : props.backend.path;
 
-    new k8s.KubeNamespace(this, 'Namespace', {
-      metadata: {
-        name: CACHE_NAMESPACE,
-        labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
-      },
-    });
+    platformNamespace(this, 'Namespace', CACHE_NAMESPACE, 'restricted');
     // The writer side: only the platform's prefetch Jobs mount it.
     this.staticVolume('Resource', 'mlplat-dataset-cache', CACHE_NAMESPACE, WRITER_CLAIM, false);
     new k8s.KubePersistentVolumeClaim(this, 'WriterClaim', {

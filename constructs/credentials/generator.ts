@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
-import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
+import { hardenedContainer, hardenedPod, platformNamespace, resources } from '../../lib/workload';
 import { ISecretRef, KeySource, SecretKeyRef } from './types';
 
 /** Namespace of the platform's own jobs (credentials generator). */
@@ -93,15 +93,7 @@ export class CredentialGenerator extends Construct {
     const ctx = PlatformContext.of(this);
     this.image = options.image ?? ctx.image(ctx.versions.images.kubectl);
 
-    new k8s.KubeNamespace(this, 'Namespace', {
-      metadata: {
-        name: SYSTEM_NAMESPACE,
-        labels: {
-          'pod-security.kubernetes.io/enforce': 'restricted',
-          'pod-security.kubernetes.io/enforce-version': 'latest',
-        },
-      },
-    });
+    platformNamespace(this, 'Namespace', SYSTEM_NAMESPACE, 'restricted');
     new k8s.KubeServiceAccount(this, 'ServiceAccount', {
       metadata: { name: GENERATOR_NAME, namespace: SYSTEM_NAMESPACE },
     });

@@ -2,7 +2,7 @@ import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ChartRelease } from '../../lib/chart-release';
 import { PlatformContext } from '../../lib/context';
-import { k8s } from '../../lib/k8s';
+import { platformNamespace } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
 import { ISecretRef } from '../credentials/types';
 import { IObjectStore, ServiceEndpoint, serviceEndpoint } from '../storage/types';
@@ -107,14 +107,8 @@ export class PlatformDatabase extends Construct implements IPostgres {
     if (!Number.isInteger(this.instances) || this.instances < 1) throw new Error(`database instances must be a positive integer, got ${this.instances}`);
     this.endpoint = serviceEndpoint(DATABASES_NAMESPACE, `${CLUSTER_NAME}-rw`, 5432, 'postgres');
 
-    for (const [nsId, name, pss] of [
-      ['OperatorNamespace', CNPG_OPERATOR_NAMESPACE, 'restricted'],
-      ['Namespace', DATABASES_NAMESPACE, 'restricted'],
-    ] as const) {
-      new k8s.KubeNamespace(this, nsId, {
-        metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': pss, 'pod-security.kubernetes.io/enforce-version': 'latest' } },
-      });
-    }
+    platformNamespace(this, 'OperatorNamespace', CNPG_OPERATOR_NAMESPACE, 'restricted');
+    platformNamespace(this, 'Namespace', DATABASES_NAMESPACE, 'restricted');
 
     this.operator = new ChartRelease<CloudnativePgValues>(this, 'Operator', {
       chart: ctx.versions.charts.cloudnativePg,

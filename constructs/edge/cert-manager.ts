@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ChartRelease } from '../../lib/chart-release';
 import { PlatformContext } from '../../lib/context';
-import { k8s } from '../../lib/k8s';
+import { platformNamespace } from '../../lib/workload';
 
 export const CERT_MANAGER_NAMESPACE = 'cert-manager';
 const CERT_MANAGER_API = 'cert-manager.io/v1';
@@ -62,12 +62,7 @@ export class CertManager extends Construct implements ICertificateIssuer {
     super(scope, id);
     const ctx = PlatformContext.of(this);
     this.tls = props.tls;
-    new k8s.KubeNamespace(this, 'Namespace', {
-      metadata: {
-        name: CERT_MANAGER_NAMESPACE,
-        labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
-      },
-    });
+    platformNamespace(this, 'Namespace', CERT_MANAGER_NAMESPACE, 'restricted');
     this.release = new ChartRelease<CertManagerValues>(this, 'Release', {
       chart: ctx.versions.charts.certManager,
       releaseName: 'cert-manager',

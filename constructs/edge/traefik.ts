@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ChartRelease } from '../../lib/chart-release';
 import { PlatformContext } from '../../lib/context';
-import { k8s } from '../../lib/k8s';
+import { platformNamespace } from '../../lib/workload';
 import { TlsMode } from './cert-manager';
 
 export const TRAEFIK_NAMESPACE = 'traefik';
@@ -85,12 +85,7 @@ export class Traefik extends Construct {
     this.replicas = replicas;
     const acme = props.tls.mode === 'acme';
 
-    new k8s.KubeNamespace(this, 'Namespace', {
-      metadata: {
-        name: TRAEFIK_NAMESPACE,
-        labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' },
-      },
-    });
+    platformNamespace(this, 'Namespace', TRAEFIK_NAMESPACE, 'restricted');
     this.release = new ChartRelease<TraefikValues>(this, 'Release', {
       chart: ctx.versions.charts.traefik,
       releaseName: 'traefik',

@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
-import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
+import { hardenedContainer, hardenedPod, platformNamespace, resources } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
 import { ISecretRef } from '../credentials/types';
 import { IDatabase, IPostgres } from '../database/postgres';
@@ -104,16 +104,7 @@ export class MlflowServer extends Construct {
     const ns = MLFLOW_NAMESPACE;
     const selector = { 'app.kubernetes.io/name': NAME, [`${MLPLAT_PREFIX}/role`]: 'server' };
 
-    new k8s.KubeNamespace(this, 'Namespace', {
-      metadata: {
-        name: ns,
-        labels: {
-          'pod-security.kubernetes.io/enforce': 'restricted',
-          'pod-security.kubernetes.io/enforce-version': 'latest',
-          [TENANT_REACHABLE_LABEL]: 'true',
-        },
-      },
-    });
+    platformNamespace(this, 'Namespace', ns, 'restricted', { [TENANT_REACHABLE_LABEL]: 'true' });
 
     new TenantIngress(this, 'TenantIngress', { namespace: ns, openings: [{ name: 'server', podLabels: selector, port: PORT }] });
 
