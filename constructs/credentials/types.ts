@@ -32,3 +32,8 @@ export type KeySource =
 
 /** The environment variables every S3 credentials Secret of the platform holds. */
 export const S3_KEYS = { accessKeyId: 'AWS_ACCESS_KEY_ID', secretAccessKey: 'AWS_SECRET_ACCESS_KEY' } as const;
+
+/** A container environment variable read from one key of a declared Secret. */
+export function secretEnv(name: string, ref: ISecretRef, key: string): { name: string; valueFrom: { secretKeyRef: SecretKeyRef } } {
+  return { name, valueFrom: { secretKeyRef: ref.keyRef(key) } };
+}

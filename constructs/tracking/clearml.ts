@@ -8,7 +8,7 @@ import { MLPLAT_PREFIX } from '../../lib/naming';
 import { ImageRef } from '../../lib/versions';
 import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
-import { ISecretRef, S3_KEYS } from '../credentials/types';
+import { ISecretRef, S3_KEYS, secretEnv } from '../credentials/types';
 import { TENANT_LABEL, TENANT_NAMESPACES } from '../gpu/access-policy';
 import { IGpuPool, POOL_LABEL } from '../gpu/pool';
 import { IObjectStore, serviceEndpoint, ServiceEndpoint } from '../storage/types';
@@ -796,7 +796,6 @@ class ClearmlAgent extends Construct {
     const agentLabels = { [TENANT_LABEL]: tenant.name, ...poolLabels };
     const labels = { ...ctx.labels('clearml-agent', 'agent'), ...agentLabels };
     const selector = { 'app.kubernetes.io/name': 'clearml-agent', 'app.kubernetes.io/instance': ctx.client, ...agentLabels };
-    const secretEnv = (envName: string, ref: ISecretRef, key: string): k8s.EnvVar => ({ name: envName, valueFrom: { secretKeyRef: ref.keyRef(key) } });
     const hostEnv: k8s.EnvVar[] = [
       { name: 'CLEARML_API_HOST', value: server.api.url },
       { name: 'CLEARML_WEB_HOST', value: server.web.url },

@@ -8,7 +8,7 @@ import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
 import { hardenedContainer, hardenedPod, platformNamespace, resources } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
-import { ISecretRef } from '../credentials/types';
+import { ISecretRef, secretEnv } from '../credentials/types';
 import { IDatabase, IPostgres } from '../database/postgres';
 import { IObjectStore, ServiceEndpoint, serviceEndpoint } from '../storage/types';
 import { TENANT_REACHABLE_LABEL } from '../tenancy/tenant';
@@ -121,7 +121,6 @@ export class MlflowServer extends Construct {
     });
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: NAME, namespace: ns }, automountServiceAccountToken: false });
 
-    const secretEnv = (name: string, ref: ISecretRef, key: string): k8s.EnvVar => ({ name, valueFrom: { secretKeyRef: ref.keyRef(key) } });
     const db = this.trackingDatabase;
     const authDb = this.authDatabase;
     // Host headers the server answers (DNS-rebinding protection): every in-cluster name of the
