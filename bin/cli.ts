@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { stringify } from 'yaml';
 import { ConfigError, formatIssue, loadPlatform, LoadedPlatform } from '../lib/config/load';
 import { platformJsonSchema } from '../lib/config/schema';
+import { ACCESS_DIR } from '../lib/artifacts';
 import { AFTER_OPERATORS_DIR, outputFiles, renderTree, ValidationError, writeAtomically } from '../lib/synth';
 import { platformApp } from '../stacks/platform';
 import { scaffoldConfig, scaffoldStack } from './scaffold';
@@ -63,6 +64,10 @@ export function buildProgram(io: Io): Command {
       io.out(`synthesized ${spec.metadata.name}: ${total} objects in ${manifests.length} files, ${ms.toFixed(0)} ms\n`);
       if (files.some((f) => f.name.startsWith(`${AFTER_OPERATORS_DIR}/`))) {
         io.out(`apply ${path.join(outDir, AFTER_OPERATORS_DIR)}/ once the operators of the first layer are ready (README: Deploying)\n`);
+      }
+      const access = files.filter((f) => f.name.startsWith(`${ACCESS_DIR}/`));
+      if (access.length > 0) {
+        io.out(`${path.join(outDir, ACCESS_DIR)}/: ${access.map((f) => path.basename(f.name)).join(', ')} (for the cluster's admins and users, not applied; docs/identity.md)\n`);
       }
     });
 

@@ -16,6 +16,7 @@ export const PLATFORM_NAMESPACES = [
   'cert-manager',
   'traefik',
   'keycloak',
+  'portal',
   'monitoring',
   'logging',
   'storage',

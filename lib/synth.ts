@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ApiObject, Chart } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { stringify } from 'yaml';
+import { OutputArtifact } from './artifacts';
 import { ChartRelease } from './chart-release';
 import { ComponentChart } from './component';
 
@@ -170,6 +171,12 @@ export function outputFiles(root: IConstruct): OutputFile[] {
     ...out,
     { name: KUSTOMIZATION_FILE, content: kustomization(out.map((f) => f.name), 'the first layer, in apply order.'), count: 0 },
   ];
+  const artifacts = root.node.findAll().filter(OutputArtifact.isOutputArtifact);
+  const paths = new Set<string>();
+  for (const a of artifacts) {
+    if (paths.has(a.path)) throw new Error(`two output files are named ${a.path}`);
+    paths.add(a.path);
+  }
   if (second.length > 0) {
     result.push(...second, {
       name: `${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`,
@@ -177,6 +184,7 @@ export function outputFiles(root: IConstruct): OutputFile[] {
       count: 0,
     });
   }
+  result.push(...artifacts.map((a) => ({ name: a.path, content: a.content(), count: 0 })));
   return result;
 }
 

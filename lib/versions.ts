@@ -71,6 +71,14 @@ export interface VersionsCatalog {
       readonly agent: ImageRef;
       readonly task: ImageRef;
     };
+    /** Keycloak (identity provider). */
+    readonly keycloak: ImageRef;
+    /** oauth2-proxy (ForwardAuth in front of apps without their own login). */
+    readonly oauth2Proxy: ImageRef;
+    /** Python for small bootstrap scripts (realm applier). */
+    readonly python: ImageRef;
+    /** busybox (static start page via `httpd`). */
+    readonly busybox: ImageRef;
   };
   /** CRDs of prerequisite APIs (GitOps). */
   readonly crds: {
@@ -151,6 +159,16 @@ export const VERSIONS: VersionsCatalog = {
       // and git. Not an upstream choice (the agent chart's ubuntu:18.04 default needs root).
       task: { registry: 'docker.io', repository: 'library/python', tag: '3.12.11-bookworm' },
     },
+    // The release whose distribution (Maven Central org.keycloak:keycloak-quarkus-dist:26.7.3) the
+    // e2e runs; the image of the same tag is Keycloak's official container (quay.io/keycloak).
+    keycloak: { registry: 'quay.io', repository: 'keycloak/keycloak', tag: '26.7.3' },
+    // v7.15.3: v7.15.2 fixed authentication bypasses (X-Forwarded-Uri spoofing); the tag upstream's
+    // contrib/local-environment pins. The e2e builds the same version from its Go module.
+    oauth2Proxy: { registry: 'quay.io', repository: 'oauth2-proxy/oauth2-proxy', tag: 'v7.15.3' },
+    // Standard library only is needed (realm applier); the same image as ClearML's task default.
+    python: { registry: 'docker.io', repository: 'library/python', tag: '3.12.11-bookworm' },
+    // Static busybox for the start page (`httpd`); checked with Debian's busybox-static 1.35.
+    busybox: { registry: 'docker.io', repository: 'library/busybox', tag: '1.37.0' },
   },
   crds: {
     // Flux v2.9.5 ships source-controller v1.9.5 and helm-controller v1.6.4.

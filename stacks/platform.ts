@@ -8,7 +8,12 @@ import { DatasetCache, DatasetCacheOptions } from '../constructs/cache/dataset-c
 import { CredentialGenerator } from '../constructs/credentials/generator';
 import { PlatformDatabase, PlatformDatabaseOptions } from '../constructs/database/postgres';
 import { CertManager, TlsMode } from '../constructs/edge/cert-manager';
+import { IngressRouter } from '../constructs/edge/router';
 import { Traefik, TraefikOptions } from '../constructs/edge/traefik';
+import { ExposeOptions, WebUi } from '../constructs/edge/types';
+import { Keycloak, KEYCLOAK_APP, KeycloakOptions } from '../constructs/identity/keycloak';
+import { KubernetesAccess } from '../constructs/identity/kubernetes-access';
+import { StartPage } from '../constructs/portal/start-page';
 import { GpuOperator, GpuOperatorOptions } from '../constructs/gpu/operator';
 import { CephStore, CephStoreOptions } from '../constructs/storage/ceph';
 import { MinioStore, MinioStoreOptions } from '../constructs/storage/minio';
@@ -27,8 +32,10 @@ export const COMPONENT_ORDER = {
   ingress: 26,
   storage: 30,
   database: 35,
+  identity: 38,
   tracking: 40,
   datasetCache: 45,
+  portal: 50,
   // Last: its Roles live in the namespaces of every component before it. Workloads wait for
   // their Secrets (the kubelet retries) until its Job has run.
   credentials: 90,
@@ -42,6 +49,21 @@ export interface DatasetCacheEnableOptions extends DatasetCacheOptions {
    * @default - CephFS of the Ceph store
    */
   readonly nfs?: { readonly server: string; readonly path: string };
+}
+
+export interface SsoEnableOptions extends KeycloakOptions {
+  /**
+   * The cluster's API server URL, for the tenants' kubeconfig files.
+   * @default - a placeholder in those files
+   */
+  readonly kubernetesApiServer?: string;
+}
+
+/** The platform ingress: Traefik, cert-manager and the router apps are exposed through. */
+export interface PlatformEdge {
+  readonly certManager: CertManager;
+  readonly traefik: Traefik;
+  readonly router: IngressRouter;
 }
 
 export interface MlPlatformProps extends PlatformContextProps {
@@ -89,6 +111,10 @@ export class MlPlatform extends Construct {
       const { kind, ...rest } = s.storage;
       platform.enableStorage(kind === 'minio' ? { kind, ...(rest as MinioStoreOptions) } : { kind, ...(rest as CephStoreOptions) });
     }
+    if (s.sso) {
+      platform.enableSso(s.sso);
+      if (s.ingress) platform.enableStartPage();
+    }
     if (s.tracking) {
       platform.enableTracking(s.tracking.kind === 'mlflow' ? { ...s.tracking } : { ...s.tracking });
     }
@@ -121,7 +147,12 @@ export class MlPlatform extends Construct {
   private postgres?: PlatformDatabase;
   private trackingServer?: MlflowServer | ClearmlServer;
   private cache?: DatasetCache;
-  private edge?: { readonly certManager: CertManager; readonly traefik: Traefik };
+  private edge?: PlatformEdge;
+  private keycloak?: Keycloak;
+  private kubernetesAccess?: KubernetesAccess;
+  private startPage?: StartPage;
+  /** Apps waiting for the ingress and the identity provider to be routed. */
+  private readonly pendingRoutes: Array<{ readonly scope: Construct; readonly options: ExposeOptions }> = [];
 
   constructor(scope: Construct, id: string, props: MlPlatformProps) {
     super(scope, id);
@@ -163,24 +194,92 @@ export class MlPlatform extends Construct {
     return this.cache;
   }
 
-  /** The ingress (Traefik) and certificates (cert-manager), when enabled. */
-  get ingress(): { readonly certManager: CertManager; readonly traefik: Traefik } | undefined {
+  /** The ingress (Traefik), certificates (cert-manager) and the router, when enabled. */
+  get ingress(): PlatformEdge | undefined {
     return this.edge;
+  }
+
+  /** The identity provider (Keycloak), when enabled. */
+  get sso(): Keycloak | undefined {
+    return this.keycloak;
   }
 
   /**
    * Traefik as the platform's ingress and cert-manager with the issuer of `tls`. Apps are routed
    * through it, behind SSO, once the identity provider exists.
    */
-  enableIngress(options: TraefikOptions & { readonly tls: TlsMode }): { readonly certManager: CertManager; readonly traefik: Traefik } {
+  enableIngress(options: TraefikOptions & { readonly tls: TlsMode }): PlatformEdge {
     if (this.edge) throw new Error('the ingress is enabled twice');
     const { tls, ...traefikOptions } = options;
     const certChart = new ComponentChart(this, 'CertManager', { name: 'cert-manager', component: 'edge', order: COMPONENT_ORDER.certManager });
     const ingressChart = new ComponentChart(this, 'Ingress', { name: 'traefik', component: 'edge', order: COMPONENT_ORDER.ingress });
     const traefik = new Traefik(ingressChart, 'Traefik', { ...traefikOptions, tls });
     const certManager = new CertManager(certChart, 'CertManager', { tls, ingressClassName: traefik.ingressClassName });
-    this.edge = { certManager, traefik };
+    const router = new IngressRouter({ traefikNamespace: traefik.namespace, entryPoint: traefik.entryPoint, certificates: certManager, credentials: () => this.credentials });
+    this.edge = { certManager, traefik, router };
+    if (this.keycloak) router.useIdentityProvider(this.keycloak);
+    this.flushRoutes();
     return this.edge;
+  }
+
+  /**
+   * Keycloak on the platform PostgreSQL with the client's realm, the Kubernetes API login
+   * (authentication config and tenant kubeconfigs under `access/`), and SSO in front of every
+   * routed app. Needs storage (the database's backups); apps are routed once the ingress exists.
+   */
+  enableSso(options: SsoEnableOptions = {}): Keycloak {
+    if (this.keycloak) throw new Error('sso is enabled twice');
+    const { kubernetesApiServer, ...keycloakOptions } = options;
+    const database = this.databaseFor('Keycloak');
+    const chart = new ComponentChart(this, 'Identity', { name: 'keycloak', component: 'identity', order: COMPONENT_ORDER.identity });
+    const keycloak = new Keycloak(chart, 'Keycloak', { ...keycloakOptions, credentials: this.credentials, database });
+    this.keycloak = keycloak;
+    this.kubernetesAccess = new KubernetesAccess(chart, 'KubernetesAccess', {
+      provider: keycloak,
+      apiServer: kubernetesApiServer,
+      privateCa: () => this.edge?.certManager.tls.mode === 'selfSigned',
+    });
+    for (const t of this.tenantList) this.connectSso(t);
+    this.edge?.router.useIdentityProvider(keycloak);
+    // Keycloak is its own login; its pages set their own framing rules.
+    this.route(keycloak, {
+      app: KEYCLOAK_APP,
+      ...webUi(keycloak),
+      auth: { kind: 'native' },
+      ownFrameOptions: true,
+      title: 'Keycloak',
+      purpose: 'Single sign-on: your account, password and sessions',
+    });
+    return keycloak;
+  }
+
+  /**
+   * The client's start page at `home.<domain>`: every routed app with its purpose, the tenants
+   * and their GPU pools; behind SSO.
+   */
+  enableStartPage(): StartPage {
+    if (this.startPage) throw new Error('the start page is enabled twice');
+    const edge = this.edge;
+    if (!edge) throw new Error('the start page is served through the ingress: enable the ingress first');
+    const chart = new ComponentChart(this, 'Portal', { name: 'start-page', component: 'portal', order: COMPONENT_ORDER.portal });
+    const page = new StartPage(chart, 'StartPage', { router: edge.router });
+    this.startPage = page;
+    for (const t of this.tenantList) page.addTenant(t);
+    if (this.kubernetesAccess) page.setKubernetesAccess({ issuerUrl: this.kubernetesAccess.issuerUrl, clientId: this.kubernetesAccess.clientId });
+    this.route(page, { app: 'home', ...webUi(page), auth: { kind: 'forwardAuth' }, title: 'Start page', purpose: 'This page: every app of the platform, the tenants and their GPUs' });
+    return page;
+  }
+
+  /** Routes an app once both the ingress and the identity provider exist. */
+  private route(scope: Construct, options: ExposeOptions): void {
+    this.pendingRoutes.push({ scope, options });
+    this.flushRoutes();
+  }
+
+  private flushRoutes(): void {
+    const router = this.edge?.router;
+    if (!router || !this.keycloak) return;
+    for (const { scope, options } of this.pendingRoutes.splice(0)) router.expose(scope, 'Route', options);
   }
 
   /** Object storage (MinIO or Ceph) with the platform buckets and a bucket per tenant. */
@@ -193,6 +292,17 @@ export class MlPlatform extends Construct {
       : new CephStore(chart, 'Ceph', { ...(rest as CephStoreOptions), credentials: this.credentials });
     this.objectStore = store;
     for (const t of this.tenantList) store.tenantBucket(t);
+    if (store.webUi) {
+      const title = kind === 'minio' ? 'MinIO console' : 'Ceph dashboard';
+      // Admins only: the console logs in with storage credentials of its own.
+      this.route(store, {
+        app: kind === 'minio' ? 'minio' : 'ceph',
+        ...store.webUi,
+        auth: { kind: 'forwardAuth', allowedRoles: ['admin'] },
+        title,
+        purpose: kind === 'minio' ? 'Object storage: buckets, users and usage (admins)' : 'Ceph cluster health, pools and object storage (admins)',
+      });
+    }
     return store;
   }
 
@@ -221,6 +331,13 @@ export class MlPlatform extends Construct {
     }
     if (this.cache && this.trackingServer instanceof ClearmlServer) this.trackingServer.useDatasetCache(this.cache);
     for (const t of this.tenantList) this.connectTracking(t);
+    this.route(this.trackingServer, {
+      app: kind,
+      ...this.trackingServer.webUi,
+      auth: { kind: 'forwardAuth' },
+      title: kind === 'mlflow' ? 'MLflow' : 'ClearML',
+      purpose: kind === 'mlflow' ? 'Experiment tracking and the model registry' : 'Experiments, datasets, models and GPU queues',
+    });
     return this.trackingServer;
   }
 
@@ -255,6 +372,11 @@ export class MlPlatform extends Construct {
     else if (tracking instanceof ClearmlServer && tracking.agents) tenant.onGpuGrant((pool) => tracking.addAgent(tenant, pool));
   }
 
+  private connectSso(tenant: Tenant): void {
+    this.keycloak?.addTenant(tenant);
+    this.kubernetesAccess?.addTenant(tenant);
+  }
+
   get tenants(): readonly Tenant[] {
     return this.tenantList;
   }
@@ -269,8 +391,15 @@ export class MlPlatform extends Construct {
     this.objectStore?.tenantBucket(tenant);
     if (this.trackingServer) this.connectTracking(tenant);
     this.cache?.addTenant(tenant);
+    if (this.keycloak) this.connectSso(tenant);
+    this.startPage?.addTenant(tenant);
     return tenant;
   }
+}
+
+/** The route fields of a component's web UI. */
+function webUi(ui: WebUi): Pick<ExposeOptions, 'namespace' | 'service' | 'podSelector' | 'targetPort'> {
+  return { namespace: ui.namespace, service: ui.service, podSelector: ui.podSelector, targetPort: ui.targetPort };
 }
 
 /** A fresh cdk8s App holding the platform a spec describes. */

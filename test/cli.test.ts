@@ -91,31 +91,42 @@ describe('mlplat synth', () => {
       '05-traefik.yaml',
       '06-minio.yaml',
       '07-database.yaml',
-      '08-mlflow.yaml',
-      '09-dataset-cache.yaml',
-      '10-credentials.yaml',
+      '08-keycloak.yaml',
+      '09-mlflow.yaml',
+      '10-dataset-cache.yaml',
+      '11-start-page.yaml',
+      '12-credentials.yaml',
+      'access/authentication-config.yaml',
+      'access/kubeconfig-research.yaml',
+      'access/kubeconfig-serving.yaml',
       'after-operators/04-cert-manager.yaml',
+      'after-operators/06-minio.yaml',
       'after-operators/07-database.yaml',
+      'after-operators/08-keycloak.yaml',
+      'after-operators/09-mlflow.yaml',
+      'after-operators/11-start-page.yaml',
       'after-operators/kustomization.yml',
       'kustomization.yml',
     ]);
     const created = new Set<string>();
-    for (const f of listTree(out).filter((x) => x.endsWith('.yaml'))) {
+    // access/ holds files for people (kubeconfigs), not objects to apply.
+    for (const f of listTree(out).filter((x) => x.endsWith('.yaml') && !x.startsWith('access/'))) {
       const docs = parseAllDocuments(fs.readFileSync(path.join(out, f), 'utf8')).map((d) => d.toJS());
       for (const d of docs) {
         if (d.kind === 'Namespace') created.add(d.metadata.name);
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 102 objects in 13 files/);
+    assert.match(r.out, /synthesized acme: 146 objects in 19 files/);
     assert.match(r.out, /apply .*after-operators\/ once the operators of the first layer are ready/);
+    assert.match(r.out, /access\/: authentication-config\.yaml, kubeconfig-research\.yaml, kubeconfig-serving\.yaml \(for the cluster's admins and users, not applied/);
   });
 
   it('defaults to the bundled example and dist/<client>/', () => {
     const cwd = tmpDir();
     const r = cli(['synth'], cwd);
     assert.equal(r.code, 0, r.err);
-    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).filter((f) => f.endsWith('.yaml')).length, 13);
+    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).filter((f) => f.endsWith('.yaml') && !f.startsWith('access/')).length, 19);
     assert.ok(fs.existsSync(path.join(cwd, 'dist', 'acme', '.mlplat-output')));
   });
 

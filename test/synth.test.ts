@@ -92,11 +92,11 @@ describe('outputFiles: two layers', () => {
     // CloudNativePG's chart is in the first layer; its Cluster, Database and ScheduledBackup after it.
     assert.ok(kinds('07-database.yaml').includes('HelmRelease'));
     assert.ok(!kinds('07-database.yaml').some((k) => ['Cluster', 'Database', 'ScheduledBackup'].includes(k)));
-    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/07-database.yaml`).sort(), ['Cluster', 'Database', 'Database', 'ScheduledBackup']);
+    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/07-database.yaml`).sort(), ['Cluster', 'Database', 'Database', 'Database', 'ScheduledBackup']);
     const first = parse(byName.get(KUSTOMIZATION_FILE)!.content);
     assert.equal(first.kind, 'Kustomization');
     assert.deepEqual(first.resources, files.filter((f) => f.count > 0 && !f.name.includes('/')).map((f) => f.name));
-    assert.deepEqual(parse(byName.get(`${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`)!.content).resources, ['04-cert-manager.yaml', '07-database.yaml']);
+    assert.deepEqual(parse(byName.get(`${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`)!.content).resources, ['04-cert-manager.yaml', '06-minio.yaml', '07-database.yaml', '08-keycloak.yaml', '09-mlflow.yaml', '11-start-page.yaml']);
     // Every object is written exactly once.
     const total = files.reduce((n, f) => n + f.count, 0);
     assert.equal(total, synthFile(ACME).objects.length);

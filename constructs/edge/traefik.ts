@@ -70,6 +70,8 @@ export interface TraefikProps extends TraefikOptions {
 export class Traefik extends Construct {
   readonly namespace = TRAEFIK_NAMESPACE;
   readonly ingressClassName = INGRESS_CLASS;
+  /** The https entry point of the chart, where every route is served. */
+  readonly entryPoint = 'websecure';
   readonly serviceType: 'LoadBalancer' | 'NodePort';
   readonly replicas: number;
   readonly release: ChartRelease<TraefikValues>;

@@ -1,6 +1,7 @@
 import { TenantIngress } from '../../lib/tenant-ingress';
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
+import { WebUi } from '../edge/types';
 import { ChartRelease } from '../../lib/chart-release';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
@@ -58,6 +59,8 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 /** S3 bucket names the platform accepts: 3–63 characters, no dots (virtual-host style stays valid). */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 /** RGW user ids Rook or the bucket provisioner generate themselves. */
+const DASHBOARD_SERVICE = 'ceph-dashboard';
+const DASHBOARD_PORT = 7000;
 const RESERVED_USER = /^(obc-|rgw-|dashboard-admin$)/;
 const TENANT_BUCKET_PREFIX = tenantBucketName('');
 
@@ -176,6 +179,8 @@ export class CephStore extends Construct implements IObjectStore {
   readonly region = 'us-east-1';
   readonly s3: ServiceEndpoint;
   readonly console: ServiceEndpoint;
+  /** The Ceph dashboard (its own login), for the ingress. */
+  readonly webUi: WebUi;
   readonly mons: number;
   readonly replicas: number;
   readonly devices: 'all' | readonly CephNodeDevices[];
@@ -202,8 +207,12 @@ export class CephStore extends Construct implements IObjectStore {
     this.resources = { ...DEFAULT_RESOURCES, ...props.resources };
     this.credentials = props.credentials;
     this.s3 = serviceEndpoint(ROOK_CEPH_NAMESPACE, `rook-ceph-rgw-${OBJECT_STORE}`, 80, 'http');
-    // Rook's dashboard Service without TLS: port 7000, port name http-dashboard (pkg/operator/ceph/cluster/mgr).
-    this.console = serviceEndpoint(ROOK_CEPH_NAMESPACE, 'rook-ceph-mgr-dashboard', 7000, 'http-dashboard');
+    // The dashboard without TLS listens on 7000 in the active mgr pod. Rook's own Service
+    // (rook-ceph-mgr-dashboard) exists only once the operator runs; the platform routes its own,
+    // with the selector Rook uses (pkg/operator/ceph/cluster/mgr/spec.go makeDashboardService).
+    this.console = serviceEndpoint(ROOK_CEPH_NAMESPACE, DASHBOARD_SERVICE, DASHBOARD_PORT, 'http-dashboard');
+    const mgrActive = { app: 'rook-ceph-mgr', rook_cluster: ROOK_CEPH_NAMESPACE, mgr_role: 'active' };
+    this.webUi = { namespace: ROOK_CEPH_NAMESPACE, service: { name: DASHBOARD_SERVICE, port: 'http-dashboard' }, podSelector: mgrActive, targetPort: DASHBOARD_PORT };
 
     new k8s.KubeNamespace(this, 'Namespace', {
       metadata: {
@@ -229,6 +238,13 @@ export class CephStore extends Construct implements IObjectStore {
     new TenantIngress(this, 'TenantIngress', {
       namespace: ROOK_CEPH_NAMESPACE,
       openings: [{ name: 'rgw', podLabels: { app: 'rook-ceph-rgw', rook_object_store: OBJECT_STORE }, port: 8080 }],
+    });
+    new k8s.KubeService(this, 'DashboardService', {
+      metadata: { name: DASHBOARD_SERVICE, namespace: ROOK_CEPH_NAMESPACE },
+      spec: {
+        selector: { ...this.webUi.podSelector },
+        ports: [{ name: 'http-dashboard', port: DASHBOARD_PORT, targetPort: k8s.IntOrString.fromNumber(DASHBOARD_PORT), protocol: 'TCP' }],
+      },
     });
 
     this.release = new ChartRelease<RookCephValues>(this, 'Release', {

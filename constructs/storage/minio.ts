@@ -2,6 +2,7 @@ import { TenantIngress } from '../../lib/tenant-ingress';
 import { createHash } from 'node:crypto';
 import { Chart, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
+import { WebUi } from '../edge/types';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
@@ -119,6 +120,8 @@ export class MinioStore extends Construct implements IObjectStore {
   readonly s3: ServiceEndpoint = serviceEndpoint(MINIO_NAMESPACE, NAME, S3_PORT, 's3');
   readonly console: ServiceEndpoint = serviceEndpoint(MINIO_NAMESPACE, CONSOLE, CONSOLE_PORT, 'console');
   readonly mode: 'standalone' | 'distributed';
+  /** The console (its own login with MinIO credentials), for the ingress. */
+  readonly webUi: WebUi;
   /** Server pods (1 in standalone mode). */
   readonly replicas: number;
   readonly size: string;
@@ -147,6 +150,7 @@ export class MinioStore extends Construct implements IObjectStore {
     this.image = props.image ?? ctx.image(ctx.versions.images.minio);
     this.clientImage = props.clientImage ?? ctx.image(ctx.versions.images.mc);
     this.credentials = props.credentials;
+    this.webUi = { namespace: MINIO_NAMESPACE, service: { name: CONSOLE, port: 'console' }, podSelector: this.selector, targetPort: CONSOLE_PORT };
 
     new k8s.KubeNamespace(this, 'Namespace', {
       metadata: {

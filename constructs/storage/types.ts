@@ -1,3 +1,4 @@
+import { WebUi } from '../edge/types';
 import { ISecretRef } from '../credentials/types';
 
 /** A Service other components connect to (for clients, NetworkPolicies and the ingress). */
@@ -44,6 +45,8 @@ export interface IObjectStore {
   readonly region: string;
   /** Web console (MinIO console or Ceph dashboard), for the ingress. */
   readonly console?: ServiceEndpoint;
+  /** The console as the ingress routes it. */
+  readonly webUi?: WebUi;
   /** Namespace the store's S3 pods run in (for NetworkPolicies). */
   readonly namespace: string;
   /** A platform bucket, created by the store's bootstrap; declares it on first use. */

@@ -70,6 +70,8 @@ export interface ITenant {
   readonly namespace: string;
   /** ServiceAccount the tenant's workloads run as. */
   readonly serviceAccountName: string;
+  /** SSO groups of the tenant, as the identity provider names them (and tokens carry them). */
+  readonly groups: readonly string[];
   /** Groups as the API server sees them (with the OIDC prefix). */
   readonly kubernetesGroups: readonly string[];
   /** Pools granted to the tenant with their physical GPU counts. */
@@ -84,6 +86,7 @@ export class Tenant extends Construct implements ITenant {
   readonly name: string;
   readonly namespace: string;
   readonly serviceAccountName = 'workload';
+  readonly groups: readonly string[];
   readonly kubernetesGroups: readonly string[];
   readonly allowInternetEgress: boolean;
   readonly allowServiceExposure: boolean;
@@ -103,6 +106,7 @@ export class Tenant extends Construct implements ITenant {
     this.name = props.name;
     this.namespace = props.name;
     this.fleet = props.gpus;
+    this.groups = [...props.groups];
     this.kubernetesGroups = props.groups.map((g) => ctx.kubernetesGroup(g));
     this.allowInternetEgress = props.allowInternetEgress ?? false;
     this.allowServiceExposure = props.allowServiceExposure ?? false;

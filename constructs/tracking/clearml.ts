@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
+import { WebUi } from '../edge/types';
 import { stringify } from 'yaml';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
@@ -151,6 +152,8 @@ export class ClearmlServer extends Construct {
   readonly api: ServiceEndpoint;
   /** Web UI (nginx, also proxying `/api` and `/files`). */
   readonly web: ServiceEndpoint;
+  /** The web app (it proxies the API), for the ingress. */
+  readonly webUi: WebUi;
   /** File server (uploads from the UI and debug samples); the SDK's `files_server`. */
   readonly files: ServiceEndpoint;
   /** The server's generated secrets (session and token signing secrets, system users' keys). */
@@ -184,6 +187,7 @@ export class ClearmlServer extends Construct {
     const ns = this.namespace;
     this.api = serviceEndpoint(ns, 'clearml-apiserver', PORTS.apiserver, 'http');
     this.web = serviceEndpoint(ns, 'clearml-webserver', PORTS.webserver, 'http');
+    this.webUi = { namespace: ns, service: { name: this.web.name, port: this.web.portName }, podSelector: this.selector('webserver'), targetPort: WEBSERVER_CONTAINER_PORT };
     this.files = serviceEndpoint(ns, 'clearml-fileserver', PORTS.fileserver, 'http');
 
     new k8s.KubeNamespace(this, 'Namespace', {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
+import { WebUi } from '../edge/types';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
@@ -87,6 +88,8 @@ export class MlflowServer extends Construct {
   readonly image: string;
   /** The in-cluster endpoint (Service `mlflow`, port `http`). */
   readonly endpoint: ServiceEndpoint;
+  /** The UI, for the ingress. */
+  readonly webUi: WebUi;
   readonly trackingDatabase: IDatabase;
   readonly authDatabase: IDatabase;
   readonly admin: ISecretRef;
@@ -103,6 +106,7 @@ export class MlflowServer extends Construct {
     this.endpoint = serviceEndpoint(MLFLOW_NAMESPACE, NAME, PORT, 'http');
     const ns = MLFLOW_NAMESPACE;
     const selector = { 'app.kubernetes.io/name': NAME, [`${MLPLAT_PREFIX}/role`]: 'server' };
+    this.webUi = { namespace: ns, service: { name: NAME, port: 'http' }, podSelector: selector, targetPort: PORT };
 
     platformNamespace(this, 'Namespace', ns, 'restricted', { [TENANT_REACHABLE_LABEL]: 'true' });
 

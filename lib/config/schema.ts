@@ -243,6 +243,29 @@ export const ingressSchema = z.strictObject({
   replicas: z.number().int().min(1).max(10).default(2).describe('Traefik replicas.'),
 });
 
+const ssoGroup = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[^/\s]+$/, 'a group name, without "/" or spaces (tokens carry it as written)');
+
+export const ssoSchema = z.strictObject({
+  realm: dnsLabel.optional().describe('Keycloak realm of the client\'s users; default: the client id (metadata.name).'),
+  adminGroups: z
+    .array(ssoGroup)
+    .min(1, 'name at least one group of platform admins')
+    .default(['platform-admins'])
+    .describe('Groups whose members are platform admins (every app, every UI).'),
+  editorGroups: z.array(ssoGroup).default([]).describe('Groups whose members edit shared settings (e.g. dashboards).'),
+  viewerGroups: z.array(ssoGroup).default([]).describe('Groups whose members read shared settings; tenant groups are viewers too.'),
+  replicas: z.number().int().min(1).max(5).default(1).describe('Keycloak replicas (more than one: distributed cache).'),
+  kubernetesApiServer: z
+    .url({ protocol: /^https$/ })
+    .optional()
+    .describe('URL of the cluster\'s API server, written into the tenants\' kubeconfig files.'),
+  image: image.optional().describe('Keycloak image.'),
+});
+
 export const platformSchema = z.strictObject({
   $schema: z.string().optional(),
   apiVersion: z.literal(API_VERSION),
@@ -279,6 +302,9 @@ export const platformSchema = z.strictObject({
     datasetCache: datasetCacheSchema.optional().describe('Shared read-only cache of datasets and model weights; needs storage.'),
     ingress: ingressSchema.optional().describe('Traefik as the platform ingress, with cert-manager for TLS.'),
     tls: tlsSchema.optional().describe('How hosts get certificates (needs ingress); default: selfSigned.'),
+    sso: ssoSchema
+      .optional()
+      .describe('Keycloak: one login for every app and kubectl; needs ingress and storage (its database\'s backups).'),
   }),
 });
 
@@ -296,6 +322,7 @@ export type TrackingSpec = NonNullable<PlatformSpec['spec']['tracking']>;
 export type DatabaseSpec = PlatformSpec['spec']['database'];
 export type DatasetCacheSpec = NonNullable<PlatformSpec['spec']['datasetCache']>;
 export type PrefetchSpec = DatasetCacheSpec['prefetch'][number];
+export type SsoSpec = NonNullable<PlatformSpec['spec']['sso']>;
 
 /** JSON Schema of the config for editors (yaml-language-server). */
 export function platformJsonSchema(): Record<string, unknown> {

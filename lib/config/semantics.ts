@@ -101,6 +101,23 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
 
   // The data plane: what each part needs.
   const storage = isObj(spec.storage) ? spec.storage : undefined;
+  if (isObj(spec.ingress) && !isObj(spec.sso)) {
+    error(['spec', 'ingress'], 'every app the ingress routes sits behind SSO: add spec.sso (Keycloak)');
+  }
+  if (isObj(spec.sso)) {
+    const sso = spec.sso;
+    if (!isObj(spec.ingress)) error(['spec', 'sso'], 'Keycloak is served at auth.<domain> through the ingress: add spec.ingress');
+    if (!storage) error(['spec', 'sso'], 'Keycloak keeps its data in the platform PostgreSQL, whose backups go to the object store: add spec.storage');
+    const roleOf = new Map<string, string>();
+    for (const key of ['adminGroups', 'editorGroups', 'viewerGroups'] as const) {
+      list(sso[key]).forEach((g, i) => {
+        if (typeof g !== 'string') return;
+        const other = roleOf.get(g);
+        if (other) error(['spec', 'sso', key, i], `group "${g}" is already listed in ${other}: give each group one platform role`);
+        else roleOf.set(g, key);
+      });
+    }
+  }
   const storageKind = str(storage?.kind);
   if (isObj(spec.tracking) && !storage) {
     error(['spec', 'tracking'], 'the tracking server keeps artifacts in the object store: add spec.storage (kind: minio or ceph)');

@@ -230,7 +230,7 @@ describe('CephStore object store', () => {
       host: 'rook-ceph-rgw-s3.rook-ceph.svc',
       url: 'http://rook-ceph-rgw-s3.rook-ceph.svc:80',
     });
-    assert.equal(ceph.console?.name, 'rook-ceph-mgr-dashboard');
+    assert.equal(ceph.console?.name, 'ceph-dashboard');
     assert.equal(ceph.console?.port, 7000);
     assert.equal(ceph.console?.portName, 'http-dashboard');
   });

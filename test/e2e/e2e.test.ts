@@ -24,6 +24,9 @@ import { thirdPartyCrds } from './lib/crds';
 import { fakeNodes } from './lib/nodes';
 import { provisionPendingClaims, TEST_STORAGE_CLASS } from './lib/storage';
 import { credentialTests, dataPlaneTests } from './data-plane';
+import { edgeTests } from './edge';
+import { identityTests } from './identity';
+import { startPageTests } from './start-page';
 import { loadTools, ToolsEnv } from './lib/tools';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -134,6 +137,9 @@ function exampleSuite(name: string, build: () => { app: App; platform: MlPlatfor
   });
 
   dataPlaneTests(() => ({ cluster, files, platform }));
+  edgeTests(() => ({ cluster, files, platform }));
+  identityTests(() => ({ cluster, files, platform }));
+  startPageTests(() => ({ cluster, files, platform }));
 
   it('has every tenant quota computed by the quota controller', async () => {
     for (const t of platform.tenants) {

@@ -1,0 +1,149 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { PlatformContext } from '../../lib/context';
+import { k8s } from '../../lib/k8s';
+import { CredentialGenerator } from '../credentials/generator';
+import { IOidcProvider } from '../identity/types';
+import { ICertificateIssuer } from './cert-manager';
+import { SsoGate } from './sso-gate';
+import { ExposeOptions, IIngressRouter, IRoute } from './types';
+
+const TRAEFIK_API = 'traefik.io/v1alpha1';
+const APP_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export interface IngressRouterProps {
+  /** Namespace of the Traefik pods (let in to routed apps). */
+  readonly traefikNamespace: string;
+  /** The entry point of https (the chart's `websecure`). */
+  readonly entryPoint: string;
+  readonly certificates: ICertificateIssuer;
+  /** The platform's credentials generator (created on first use). */
+  readonly credentials: () => CredentialGenerator;
+}
+
+/**
+ * The one way to put an app on the platform's ingress: `expose()` writes, in the app's namespace
+ * (cross-namespace references are off in Traefik), the host's Certificate, a security-headers
+ * Middleware, for ForwardAuth an oauth2-proxy with its own OIDC client and a forwardAuth
+ * Middleware, the IngressRoute and a NetworkPolicy that lets Traefik in. Objects are created in
+ * the scope the caller passes, so they land in the app's own output file.
+ */
+export class IngressRouter implements IIngressRouter {
+  private readonly list: IRoute[] = [];
+  private provider?: IOidcProvider;
+
+  constructor(private readonly props: IngressRouterProps) {}
+
+  get routes(): readonly IRoute[] {
+    return this.list;
+  }
+
+  /** The identity provider ForwardAuth gates log in against. */
+  useIdentityProvider(provider: IOidcProvider): void {
+    if (this.provider && this.provider !== provider) throw new Error('the ingress already uses another identity provider');
+    this.provider = provider;
+  }
+
+  expose(scope: Construct, id: string, options: ExposeOptions): IRoute {
+    if (!APP_LABEL.test(options.app) || options.app.length > 40) throw new Error(`app "${options.app}" must be a DNS label of at most 40 characters (it is the host's first label)`);
+    if (this.list.some((r) => r.app === options.app)) throw new Error(`app "${options.app}" is exposed twice`);
+    const ctx = PlatformContext.of(scope);
+    const host = ctx.host(options.app);
+    const ns = options.namespace;
+    const c = new Construct(scope, id);
+
+    const certificateSecret = this.props.certificates.certificate(c, 'Certificate', { namespace: ns, secretName: `${options.app}-tls`, hosts: [host] });
+    const headers = `${options.app}-headers`;
+    new ApiObject(c, 'Headers', {
+      apiVersion: TRAEFIK_API,
+      kind: 'Middleware',
+      metadata: { name: headers, namespace: ns },
+      spec: {
+        headers: {
+          stsSeconds: 31536000,
+          stsIncludeSubdomains: true,
+          forceSTSHeader: true,
+          // Apps with their own framing rules (Keycloak's login iframes) keep them.
+          frameDeny: !options.ownFrameOptions,
+          contentTypeNosniff: true,
+          referrerPolicy: 'strict-origin-when-cross-origin',
+        },
+      },
+    });
+
+    const routes: Array<Record<string, unknown>> = [];
+    const appRoute = (middlewares: string[]) => ({
+      kind: 'Rule',
+      match: `Host(\`${host}\`)`,
+      middlewares: middlewares.map((name) => ({ name })),
+      services: [{ kind: 'Service', name: options.service.name, port: options.service.port }],
+    });
+    if (options.auth.kind === 'forwardAuth') {
+      const provider = this.provider;
+      if (!provider) throw new Error(`app "${options.app}" is routed behind SSO, which needs the identity provider: enable sso`);
+      const roles = options.auth.allowedRoles ?? (['admin', 'editor', 'viewer'] as const);
+      // Read when the output is written: tenants added later are let in too.
+      const allowedGroups = () => [...new Set(roles.flatMap((r) => provider.roleGroups[r]))];
+      const gate = new SsoGate(c, 'Sso', { app: options.app, title: options.title, namespace: ns, host, provider, credentials: this.props.credentials(), allowedGroups });
+      const sso = `${options.app}-sso`;
+      new ApiObject(c, 'ForwardAuth', {
+        apiVersion: TRAEFIK_API,
+        kind: 'Middleware',
+        metadata: { name: sso, namespace: ns },
+        spec: {
+          forwardAuth: {
+            address: gate.address,
+            // The entry point drops X-Forwarded-* a client sent; these are Traefik's own.
+            trustForwardHeader: true,
+            authResponseHeaders: ['X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Groups', 'X-Auth-Request-Preferred-Username'],
+            maxResponseBodySize: 65536,
+          },
+        },
+      });
+      // The login callback and sign-out go to the gate itself (longer rule: higher priority).
+      routes.push({
+        kind: 'Rule',
+        match: `Host(\`${host}\`) && PathPrefix(\`/oauth2/\`)`,
+        middlewares: [{ name: headers }],
+        services: [{ kind: 'Service', name: gate.service.name, port: gate.service.port }],
+      });
+      routes.push(appRoute([headers, sso]));
+      this.allowTraefik(c, 'AllowTraefikToSso', ns, `${options.app}-sso`, gate.podSelector, 4180);
+    } else {
+      routes.push(appRoute([headers]));
+    }
+    new ApiObject(c, 'Resource', {
+      apiVersion: TRAEFIK_API,
+      kind: 'IngressRoute',
+      metadata: { name: options.app, namespace: ns },
+      spec: {
+        entryPoints: [this.props.entryPoint],
+        routes,
+        // Without a certificate of its own, the host is served by the default (TLSStore) one.
+        tls: certificateSecret ? { secretName: certificateSecret } : {},
+      },
+    });
+    this.allowTraefik(c, 'AllowTraefik', ns, options.app, options.podSelector, options.targetPort);
+
+    const route: IRoute = { app: options.app, title: options.title, purpose: options.purpose, namespace: ns, host, url: `https://${host}/`, auth: options.auth.kind };
+    this.list.push(route);
+    return route;
+  }
+
+  /** Traefik's pods may reach `port` of the app's pods (whatever else the namespace denies). */
+  private allowTraefik(scope: Construct, id: string, namespace: string, name: string, podSelector: Readonly<Record<string, string>>, port: number): void {
+    new k8s.KubeNetworkPolicy(scope, id, {
+      metadata: { name: `mlplat-ingress-${name}`, namespace },
+      spec: {
+        podSelector: { matchLabels: { ...podSelector } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': this.props.traefikNamespace } } }],
+            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) }],
+          },
+        ],
+      },
+    });
+  }
+}

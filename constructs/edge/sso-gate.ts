@@ -1,0 +1,135 @@
+import { Lazy } from 'cdk8s';
+import { Construct } from 'constructs';
+import { PlatformContext } from '../../lib/context';
+import { k8s } from '../../lib/k8s';
+import { MLPLAT_PREFIX } from '../../lib/naming';
+import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
+import { CredentialGenerator } from '../credentials/generator';
+import { secretEnv } from '../credentials/types';
+import { IOidcProvider, OIDC_CLIENT_KEYS } from '../identity/types';
+
+const PORT = 4180;
+const METRICS_PORT = 44180;
+
+export interface SsoGateProps {
+  /** The app it guards (names the objects `<app>-sso` and the OIDC client `<app>`). */
+  readonly app: string;
+  readonly title: string;
+  readonly namespace: string;
+  /** `<app>.<domain>` */
+  readonly host: string;
+  readonly provider: IOidcProvider;
+  readonly credentials: CredentialGenerator;
+  /** Groups let through (the `groups` claim), read when the output is written; at least one. */
+  readonly allowedGroups: () => readonly string[];
+}
+
+/**
+ * oauth2-proxy (ForwardAuth target) in front of one app, in the app's namespace: its own OIDC
+ * client (`<app>`, callback `https://<host>/oauth2/callback`), a host-only session cookie, the
+ * allowed groups checked on every request. Traefik asks it before each request (`/` answers 202
+ * with X-Auth-Request-* headers, or redirects to Keycloak); `/oauth2/*` on the app's host is routed
+ * to it for the login callback. Token and key calls go to Keycloak over the cluster network, so
+ * pods need neither a route to `auth.<domain>` nor the platform CA.
+ */
+export class SsoGate extends Construct {
+  readonly name: string;
+  /** Named Service port (`http`). */
+  readonly service: { readonly name: string; readonly port: string };
+  /** ForwardAuth URL Traefik calls. */
+  readonly address: string;
+  readonly podSelector: Readonly<Record<string, string>>;
+
+  constructor(scope: Construct, id: string, props: SsoGateProps) {
+    super(scope, id);
+    const ctx = PlatformContext.of(this);
+    this.name = `${props.app}-sso`;
+    const ns = props.namespace;
+    this.service = { name: this.name, port: 'http' };
+    this.address = `http://${this.name}.${ns}.svc.cluster.local:${PORT}/`;
+    this.podSelector = { 'app.kubernetes.io/name': 'oauth2-proxy', [`${MLPLAT_PREFIX}/guards`]: props.app };
+
+    const client = props.provider.addClient({
+      clientId: props.app,
+      name: props.title,
+      namespace: ns,
+      redirectUris: [`https://${props.host}/oauth2/callback`],
+      postLogoutRedirectUris: [`https://${props.host}/`],
+    });
+    // 32 random characters: an AES-256 key as oauth2-proxy reads it.
+    const cookie = props.credentials.secret(ns, `${this.name}-cookie`, { COOKIE_SECRET: { generate: 32 } });
+    const realm = props.provider.internalIssuerUrl;
+    const groups = (): string[] => {
+      const g = [...props.allowedGroups()];
+      // oauth2-proxy lets everyone in when no group is listed: never emit that.
+      if (g.length === 0) throw new Error(`the SSO gate of ${props.app} lets no group in: name the groups of its roles`);
+      return g.map((x) => `--allowed-group=${x}`);
+    };
+    const args = (): string[] => [
+      '--provider=keycloak-oidc',
+      `--oidc-issuer-url=${props.provider.issuerUrl}`,
+      // Browsers go to the public login page; code redemption and keys go over the cluster.
+      '--skip-oidc-discovery=true',
+      `--login-url=${props.provider.issuerUrl}/protocol/openid-connect/auth`,
+      `--redeem-url=${realm}/protocol/openid-connect/token`,
+      `--oidc-jwks-url=${realm}/protocol/openid-connect/certs`,
+      `--validate-url=${realm}/protocol/openid-connect/userinfo`,
+      `--redirect-url=https://${props.host}/oauth2/callback`,
+      `--whitelist-domain=${props.host}`,
+      `--cookie-name=_mlplat_${props.app.replace(/-/g, '_')}`,
+      '--cookie-secure=true',
+      '--cookie-samesite=lax',
+      '--email-domain=*',
+      ...groups(),
+      '--code-challenge-method=S256',
+      // ForwardAuth mode: answer 202 (with the user in X-Auth-Request-*) or redirect to log in.
+      '--upstream=static://202',
+      '--reverse-proxy=true',
+      '--set-xauthrequest=true',
+      '--skip-provider-button=true',
+      `--http-address=0.0.0.0:${PORT}`,
+      `--metrics-address=0.0.0.0:${METRICS_PORT}`,
+    ];
+    new k8s.KubeDeployment(this, 'Resource', {
+      metadata: { name: this.name, namespace: ns },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { ...this.podSelector } },
+        template: {
+          metadata: { labels: { ...this.podSelector } },
+          spec: hardenedPod({
+            containers: [
+              hardenedContainer({
+                name: 'oauth2-proxy',
+                image: ctx.image(ctx.versions.images.oauth2Proxy),
+                args: Lazy.any({ produce: args }) as unknown as string[],
+                env: [
+                  secretEnv('OAUTH2_PROXY_CLIENT_ID', client.secret!, OIDC_CLIENT_KEYS.clientId),
+                  secretEnv('OAUTH2_PROXY_CLIENT_SECRET', client.secret!, OIDC_CLIENT_KEYS.clientSecret),
+                  secretEnv('OAUTH2_PROXY_COOKIE_SECRET', cookie, 'COOKIE_SECRET'),
+                ],
+                ports: [
+                  { name: 'http', containerPort: PORT },
+                  { name: 'metrics', containerPort: METRICS_PORT },
+                ],
+                readinessProbe: { httpGet: { path: '/ready', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10 },
+                livenessProbe: { httpGet: { path: '/ping', port: k8s.IntOrString.fromString('http') }, periodSeconds: 20 },
+                resources: resources({ cpu: '10m', memory: '32Mi' }, { memory: '128Mi' }),
+              }),
+            ],
+          }),
+        },
+      },
+    });
+    new k8s.KubeService(this, 'Service', {
+      metadata: { name: this.name, namespace: ns },
+      spec: {
+        selector: { ...this.podSelector },
+        ports: [
+          { name: 'http', port: PORT, targetPort: k8s.IntOrString.fromString('http') },
+          { name: 'metrics', port: METRICS_PORT, targetPort: k8s.IntOrString.fromString('metrics') },
+        ],
+      },
+    });
+  }
+}
