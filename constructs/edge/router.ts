@@ -47,6 +47,8 @@ export class IngressRouter implements IIngressRouter {
   expose(scope: Construct, id: string, options: ExposeOptions): IRoute {
     if (!APP_LABEL.test(options.app) || options.app.length > 40) throw new Error(`app "${options.app}" must be a DNS label of at most 40 characters (it is the host's first label)`);
     if (this.list.some((r) => r.app === options.app)) throw new Error(`app "${options.app}" is exposed twice`);
+    const provider = this.provider;
+    if (options.auth.kind === 'forwardAuth' && !provider) throw new Error(`app "${options.app}" is routed behind SSO, which needs the identity provider: enable sso`);
     const ctx = PlatformContext.of(scope);
     const host = ctx.host(options.app);
     const ns = options.namespace;
@@ -79,8 +81,7 @@ export class IngressRouter implements IIngressRouter {
       services: [{ kind: 'Service', name: options.service.name, port: options.service.port }],
     });
     if (options.auth.kind === 'forwardAuth') {
-      const provider = this.provider;
-      if (!provider) throw new Error(`app "${options.app}" is routed behind SSO, which needs the identity provider: enable sso`);
+      if (!provider) throw new Error('unreachable: checked above');
       const roles = options.auth.allowedRoles ?? (['admin', 'editor', 'viewer'] as const);
       // Read when the output is written: tenants added later are let in too.
       const allowedGroups = () => [...new Set(roles.flatMap((r) => provider.roleGroups[r]))];

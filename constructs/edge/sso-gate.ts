@@ -79,6 +79,10 @@ export class SsoGate extends Construct {
       `--cookie-name=_mlplat_${props.app.replace(/-/g, '_')}`,
       '--cookie-secure=true',
       '--cookie-samesite=lax',
+      // Re-check the Keycloak session (and re-read the groups) every 5 minutes; a session ends
+      // after 12 hours. The default keeps a session 7 days without asking Keycloak again.
+      '--cookie-refresh=5m',
+      '--cookie-expire=12h',
       '--email-domain=*',
       ...groups(),
       '--code-challenge-method=S256',
@@ -98,6 +102,7 @@ export class SsoGate extends Construct {
         template: {
           metadata: { labels: { ...this.podSelector } },
           spec: hardenedPod({
+            serviceAccountName: this.name,
             containers: [
               hardenedContainer({
                 name: 'oauth2-proxy',
@@ -121,6 +126,7 @@ export class SsoGate extends Construct {
         },
       },
     });
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: this.name, namespace: ns }, automountServiceAccountToken: false });
     new k8s.KubeService(this, 'Service', {
       metadata: { name: this.name, namespace: ns },
       spec: {

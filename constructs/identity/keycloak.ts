@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
+import { TenantIngress } from '../../lib/tenant-ingress';
 import { hardenedContainer, hardenedPod, platformNamespace, resources } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
 import { ISecretRef, secretEnv } from '../credentials/types';
@@ -129,6 +130,9 @@ export class Keycloak extends Construct implements IOidcProvider {
     this.podSelector = { 'app.kubernetes.io/name': NAME, [`${MLPLAT_PREFIX}/role`]: 'server' };
 
     platformNamespace(this, 'Namespace', ns, 'restricted');
+    // The realm Job, the SSO gates (token and key calls) and the other replicas reach Keycloak
+    // over the cluster network; tenants do not (they log in through the ingress).
+    new TenantIngress(this, 'PlatformIngress', { namespace: ns, openings: [] });
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: NAME, namespace: ns }, automountServiceAccountToken: false });
 
     this.database = props.database.addDatabase('keycloak', { namespace: ns, secretName: 'keycloak-db' });

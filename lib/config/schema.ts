@@ -260,7 +260,7 @@ export const ssoSchema = z.strictObject({
   viewerGroups: z.array(ssoGroup).default([]).describe('Groups whose members read shared settings; tenant groups are viewers too.'),
   replicas: z.number().int().min(1).max(5).default(1).describe('Keycloak replicas (more than one: distributed cache).'),
   kubernetesApiServer: z
-    .url({ protocol: /^https$/ })
+    .url({ protocol: /^https$/, error: 'must be an https URL, e.g. https://k8s.example.com:6443' })
     .optional()
     .describe('URL of the cluster\'s API server, written into the tenants\' kubeconfig files.'),
   image: image.optional().describe('Keycloak image.'),

@@ -106,8 +106,18 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
   }
   if (isObj(spec.sso)) {
     const sso = spec.sso;
-    if (!isObj(spec.ingress)) error(['spec', 'sso'], 'Keycloak is served at auth.<domain> through the ingress: add spec.ingress');
-    if (!storage) error(['spec', 'sso'], 'Keycloak keeps its data in the platform PostgreSQL, whose backups go to the object store: add spec.storage');
+    // One message per path: both needs in one.
+    const needs: string[] = [];
+    if (!isObj(spec.ingress)) needs.push('Keycloak is served at auth.<domain> through the ingress: add spec.ingress');
+    if (!storage) needs.push('Keycloak keeps its data in the platform PostgreSQL, whose backups go to the object store: add spec.storage');
+    if (needs.length > 0) error(['spec', 'sso'], needs.join('; '));
+    // Tenant groups become realm groups, named as tokens carry them.
+    tenants.forEach((tenant, i) => {
+      if (!isObj(tenant)) return;
+      list(tenant.groups).forEach((g, j) => {
+        if (typeof g === 'string' && !/^[^/\s]+$/.test(g)) error(['spec', 'tenants', i, 'groups', j], `group "${g}" becomes a Keycloak group: no "/" or spaces`);
+      });
+    });
     const roleOf = new Map<string, string>();
     for (const key of ['adminGroups', 'editorGroups', 'viewerGroups'] as const) {
       list(sso[key]).forEach((g, i) => {

@@ -456,7 +456,6 @@ function admitted(objects: readonly KubeObject[], from: { ns: string; labels: Re
 describe('Keycloak in the platform', () => {
   it(
     'lets every in-cluster caller reach Keycloak: the realm Job, each SSO gate (token and keys) and the other replicas',
-    { todo: 'the router\'s traefik-only NetworkPolicy mlplat-ingress-auth is the only policy selecting the Keycloak pods, so it isolates them (see report)' },
     () => {
       const text = acmeWith([['adminGroups: [platform-admins]', 'adminGroups: [platform-admins]\n    replicas: 2']]);
       const { objects } = synthExample(text);

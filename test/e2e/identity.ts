@@ -16,6 +16,7 @@ import { it } from 'node:test';
 import { Keycloak } from '../../constructs/identity/keycloak';
 import { KubeObject } from '../../lib/synth';
 import { SuiteState } from './data-plane';
+import { exerciseSsoGates } from './sso-gate';
 import { freePort, Processes, startPostgres } from './lib/processes';
 import { secretData } from './lib/storage';
 
@@ -25,7 +26,7 @@ const REALM_CONFIGMAP = 'keycloak-realm';
 const READY_TIMEOUT_MS = 240_000;
 
 export function identityTests(state: () => SuiteState): void {
-  it('real Keycloak imports the synthesized realm; a tenant user gets a token with its group; re-applying keeps the user', { timeout: 600_000 }, async (t) => {
+  it('real Keycloak imports the synthesized realm; a tenant user gets a token with its group; re-applying keeps the user; every SSO gate (real oauth2-proxy) lets in only its groups', { timeout: 600_000 }, async (t) => {
     const s = state();
     const objects = s.files.flatMap((f) => f.objects);
     if (!objects.some((o) => o.kind === 'ConfigMap' && o.metadata.namespace === NAMESPACE && o.metadata.name === REALM_CONFIGMAP)) {
@@ -38,18 +39,41 @@ export function identityTests(state: () => SuiteState): void {
     const env = s.cluster.env;
     const tool = (k: string) => env[k] ?? assert.fail(`${k} is not set (test/e2e/tools/env.sh)`);
     const secrets = new Map<string, Record<string, string>>();
+    const value = (namespace: string, name: string, key: string): string => {
+      const id = `${namespace}/${name}`;
+      if (!secrets.has(id)) secrets.set(id, secretData(s.cluster, namespace, name));
+      return secrets.get(id)![key] ?? assert.fail(`Secret ${id} has no key ${key}`);
+    };
     const result = await exerciseRealKeycloak({
       objects,
-      secretValue: (namespace, name, key) => {
-        const id = `${namespace}/${name}`;
-        if (!secrets.has(id)) secrets.set(id, secretData(s.cluster, namespace, name));
-        return secrets.get(id)![key] ?? assert.fail(`Secret ${id} has no key ${key}`);
-      },
+      secretValue: value,
       keycloakHome: tool('MLPLAT_KEYCLOAK_HOME'),
       postgresBin: tool('MLPLAT_POSTGRES_BIN'),
       realm: keycloak.realm,
       issuerUrl: keycloak.issuerUrl,
       tenantGroup: tenant.groups[0],
+      whileRunning: async ({ base, createUser }) => {
+        // Every SSO gate as synthesized, with a tenant member and a platform admin.
+        const tenantUser = { ...(await createUser('e2e-tenant-member', [tenant.groups[0]])), groups: [tenant.groups[0]] };
+        const adminGroup = keycloak.roleGroups.admin[0];
+        const adminUser = { ...(await createUser('e2e-platform-admin', [adminGroup])), groups: [adminGroup] };
+        const gates = await exerciseSsoGates({
+          objects,
+          secretValue: value,
+          oauth2ProxyBin: tool('MLPLAT_OAUTH2_PROXY_BIN'),
+          keycloakBase: base,
+          keycloakInternalUrl: keycloak.endpoint.url,
+          keycloakPublicOrigin: new URL(keycloak.issuerUrl).origin,
+          users: [tenantUser, adminUser],
+        });
+        for (const g of gates) t.diagnostic(`SSO gate ${g.app}: ${Object.entries(g.outcome).map(([u, c]) => `${u} ${c}`).join(', ')}`);
+        // Admin consoles refuse tenants; the others let both in.
+        for (const g of gates) {
+          const adminOnly = g.app === 'minio' || g.app === 'ceph';
+          assert.equal(g.outcome['e2e-tenant-member'], adminOnly ? 403 : 202, `${g.app}: tenant member`);
+          assert.equal(g.outcome['e2e-platform-admin'], 202, `${g.app}: platform admin`);
+        }
+      },
     });
     t.diagnostic(`Keycloak ready in ${result.readySeconds.toFixed(1)} s; first realm apply ${result.firstApplySeconds.toFixed(1)} s; unchanged re-apply ${result.reapplySeconds.toFixed(1)} s`);
   });
@@ -72,6 +96,12 @@ export interface RealKeycloakOptions {
   readonly tenantGroup: string;
   /** Progress lines. @default - none */
   readonly log?: (line: string) => void;
+  /**
+   * Runs while Keycloak still runs, after the realm checks, with its loopback URL and a way to
+   * make users in realm groups (e.g. to log in through the SSO gates).
+   * @default - nothing
+   */
+  readonly whileRunning?: (kc: { readonly base: string; readonly createUser: (username: string, groups: readonly string[]) => Promise<{ username: string; password: string }> }) => Promise<void>;
 }
 
 export interface RealKeycloakResult {
@@ -201,6 +231,19 @@ export async function exerciseRealKeycloak(o: RealKeycloakOptions): Promise<Real
     assert.equal(claims(refreshed.id_token).sub, idToken.sub);
     assert.ok(claims(refreshed.id_token).groups?.includes(o.tenantGroup), 'the refreshed token still names the tenant group');
 
+    if (o.whileRunning) {
+      const createUser = async (name: string, groups: readonly string[]) => {
+        const pw = randomBytes(18).toString('base64url');
+        const id = await admin.create('/users', {
+          username: name, enabled: true, email: `${name}@example.com`, emailVerified: true, firstName: 'E2e', lastName: name,
+          credentials: [{ type: 'password', value: pw, temporary: false }],
+        });
+        const all = (await admin.call('GET', '/groups?briefRepresentation=true&max=1000')) as any[];
+        for (const g of groups) await admin.call('PUT', `/users/${id}/groups/${(all.find((x) => x.name === g) ?? assert.fail(`no realm group ${g}`)).id}`);
+        return { username: name, password: pw };
+      };
+      await o.whileRunning({ base, createUser });
+    }
     return { readySeconds, firstApplySeconds: first.seconds, reapplySeconds };
   } finally {
     procs.cleanup();

@@ -62,6 +62,7 @@ grep -Eq "^[[:space:]]*k8s.io/api => k8s.io/api $K8S_STAGING_VERSION\$" "$HERE/k
   die "k8s/go.mod does not replace the staging modules with $K8S_STAGING_VERSION"
 gomod_require kwok sigs.k8s.io/kwok "$KWOK_VERSION"
 gomod_require pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI_VERSION"
+gomod_require oauth2-proxy github.com/oauth2-proxy/oauth2-proxy/v7 "$OAUTH2_PROXY_VERSION"
 
 # The Pulumi pins must match the npm packages the project uses.
 lock_version() { # npm package name -> version in package-lock.json (empty if absent)
@@ -147,6 +148,13 @@ build_pulumi() {
   (cd "$HERE/pulumi" && go build \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
     -o "$out/" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+}
+
+build_oauth2_proxy() {
+  local out=$1
+  (cd "$HERE/oauth2-proxy" && go build \
+    -ldflags "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$OAUTH2_PROXY_VERSION" \
+    -o "$out/oauth2-proxy" github.com/oauth2-proxy/oauth2-proxy/v7)
 }
 
 etcd_ok() { [[ -x $1 ]] && "$1" --version 2>/dev/null | grep -q "^etcd Version: $ETCD_VERSION\$"; }
@@ -275,6 +283,7 @@ if [[ -d $CACHE/keycloak-$KEYCLOAK_VERSION && $(cat "$CACHE/keycloak-$KEYCLOAK_V
   rm -rf "${CACHE:?}/keycloak-$KEYCLOAK_VERSION"
 fi
 ensure_tool "keycloak-$KEYCLOAK_VERSION" "kc.sh" build_keycloak
+ensure_tool "oauth2-proxy-$OAUTH2_PROXY_VERSION" "oauth2-proxy" build_oauth2_proxy
 
 PULUMI_BIN="$CACHE/pulumi-$PULUMI_VERSION/bin"
 

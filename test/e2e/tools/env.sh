@@ -10,6 +10,7 @@
 #   MLPLAT_PULUMI_BIN    pulumi (+ pulumi-language-nodejs when it was handed in)
 #   MLPLAT_ETCD_BIN      etcd
 #   MLPLAT_MINIO_BIN MLPLAT_MC_BIN MLPLAT_MLFLOW_BIN MLPLAT_POSTGRES_BIN   real data-plane components
+#   MLPLAT_OAUTH2_PROXY_BIN  oauth2-proxy (the SSO gate)
 #   MLPLAT_KEYCLOAK_HOME  Keycloak server distribution, pre-built (bin/kc.sh start --optimized);
 #                         read-only for tests: run it from a copy of bin/ (kc.sh takes its home from there)
 #   MLPLAT_PULUMI_KUBERNETES_BIN  pulumi-resource-kubernetes, or empty when not available
@@ -30,11 +31,11 @@ _mlplat_tools_env() {
   here=$(cd "$(dirname "$src")" && pwd) || return 1
 
   local K8S_VERSION KWOK_VERSION PULUMI_VERSION PULUMI_KUBERNETES_VERSION ETCD_VERSION key value
-  local MINIO_VERSION MC_VERSION MLFLOW_VERSION MLFLOW_EXTRAS POSTGRES_MAJOR KEYCLOAK_VERSION
+  local MINIO_VERSION MC_VERSION MLFLOW_VERSION MLFLOW_EXTRAS POSTGRES_MAJOR KEYCLOAK_VERSION OAUTH2_PROXY_VERSION
   while IFS='=' read -r key value; do
     case $key in
       K8S_VERSION | KWOK_VERSION | PULUMI_VERSION | PULUMI_KUBERNETES_VERSION | ETCD_VERSION | \
-        MINIO_VERSION | MC_VERSION | MLFLOW_VERSION | MLFLOW_EXTRAS | POSTGRES_MAJOR | KEYCLOAK_VERSION)
+        MINIO_VERSION | MC_VERSION | MLFLOW_VERSION | MLFLOW_EXTRAS | POSTGRES_MAJOR | KEYCLOAK_VERSION | OAUTH2_PROXY_VERSION)
         eval "$key=\$value" ;;
     esac
   done <"$here/versions.env"
@@ -50,12 +51,13 @@ _mlplat_tools_env() {
   local minio="$cache/minio-$MINIO_VERSION/bin" mc="$cache/mc-$MC_VERSION/bin"
   local mlflow="$cache/mlflow-$MLFLOW_VERSION-$(printf %s "$MLFLOW_EXTRAS" | tr , -)/bin" postgres="$cache/postgres-$POSTGRES_MAJOR/bin"
   local keycloak="$cache/keycloak-$KEYCLOAK_VERSION"
+  local oauth2proxy="$cache/oauth2-proxy-$OAUTH2_PROXY_VERSION/bin"
 
   local missing="" f
   for f in "$kube/kube-apiserver" "$kube/kube-controller-manager" "$kube/kube-scheduler" \
     "$kube/kubectl" "$kwok/kwok" "$kwok/kwokctl" "$pulumi/pulumi" "$etcd/etcd" \
     "$minio/minio" "$mc/mc" "$mlflow/mlflow" "$postgres/postgres" "$postgres/initdb" "$postgres/pg_ctl" \
-    "$keycloak/bin/kc.sh"; do
+    "$keycloak/bin/kc.sh" "$oauth2proxy/oauth2-proxy"; do
     [ -x "$f" ] || missing="$missing $f"
   done
   if [ -n "$missing" ]; then
@@ -84,7 +86,7 @@ _mlplat_tools_env() {
   export MLPLAT_PULUMI_VERSION="$PULUMI_VERSION" MLPLAT_PULUMI_KUBERNETES_VERSION="$PULUMI_KUBERNETES_VERSION"
   export MLPLAT_ETCD_VERSION="$ETCD_VERSION"
   export MLPLAT_MINIO_BIN="$minio" MLPLAT_MC_BIN="$mc" MLPLAT_MLFLOW_BIN="$mlflow" MLPLAT_POSTGRES_BIN="$postgres"
-  export MLPLAT_KEYCLOAK_HOME="$keycloak"
+  export MLPLAT_KEYCLOAK_HOME="$keycloak" MLPLAT_OAUTH2_PROXY_BIN="$oauth2proxy"
   export PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=1
 
   # kwokctl reads its defaults from KWOK_* variables: local binaries, no downloads.
