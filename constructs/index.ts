@@ -1,7 +1,10 @@
 export * as cache from './cache/dataset-cache';
 export * as credentials from './credentials';
 export * as database from './database/postgres';
+export * as edge from './edge';
 export * as gpu from './gpu';
+export * as identity from './identity';
+export * as portal from './portal';
 export * as storage from './storage';
 export * as tenancy from './tenancy';
 export * as tracking from './tracking';

@@ -1,4 +1,4 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Lazy } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import { ChartVersion } from './versions';
 
@@ -16,7 +16,10 @@ export interface ChartReleaseProps<V extends object> {
   readonly releaseName: string;
   /** Namespace the release installs into (and where its Flux objects live). */
   readonly namespace: string;
-  /** The typed subset of the chart's values the platform sets. */
+  /**
+   * The typed subset of the chart's values the platform sets. A value may be a cdk8s `Lazy`
+   * (read when the output is written, e.g. lists other components add to later).
+   */
   readonly values: V;
   /**
    * Releases that must be ready first.
@@ -54,7 +57,6 @@ export class ChartRelease<V extends object = object> extends Construct {
   readonly chart: ChartVersion;
   readonly releaseName: string;
   readonly namespace: string;
-  readonly values: V;
   readonly dependsOn: readonly ChartRelease<object>[];
   readonly crds: CrdPolicy;
   readonly timeout: string;
@@ -64,12 +66,19 @@ export class ChartRelease<V extends object = object> extends Construct {
   /** The Flux HelmRelease. */
   readonly release: ApiObject;
 
+  private readonly rawValues: V;
+
+  /** The values with every `Lazy` resolved (what the Helm release gets, in any delivery mode). */
+  get values(): V {
+    return resolveLazy(this.rawValues) as V;
+  }
+
   constructor(scope: Construct, id: string, props: ChartReleaseProps<V>) {
     super(scope, id);
     this.chart = props.chart;
     this.releaseName = props.releaseName;
     this.namespace = props.namespace;
-    this.values = props.values;
+    this.rawValues = props.values;
     this.dependsOn = props.dependsOn ?? [];
     this.crds = props.crds ?? 'CreateReplace';
     this.timeout = props.timeout ?? '10m';
@@ -117,4 +126,12 @@ export class ChartRelease<V extends object = object> extends Construct {
       },
     });
   }
+}
+
+/** A copy of `value` with every cdk8s `Lazy` replaced by what it produces. */
+function resolveLazy(value: unknown): unknown {
+  if (value instanceof Lazy) return resolveLazy(value.produce());
+  if (Array.isArray(value)) return value.map(resolveLazy);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveLazy(v)]));
+  return value;
 }

@@ -163,6 +163,13 @@ export class MlPlatform extends Construct {
     this.tenantGuard = new TenantGuard(tenancyChart, 'Guard');
     this.databaseOptions = props.database ?? {};
     this.node.addValidation({ validate: () => objectInvariants(this) });
+    // Apps are routed once both exist; half of it routes nothing, which must not pass silently.
+    this.node.addValidation({
+      validate: () =>
+        this.pendingRoutes.length > 0 && !!this.edge !== !!this.keycloak
+          ? [`apps ${this.pendingRoutes.map((r) => r.options.app).join(', ')} are not routed: ${this.edge ? 'enableSso()' : 'enableIngress()'} is missing (routes need both)`]
+          : [],
+    });
   }
 
   /**
@@ -213,7 +220,7 @@ export class MlPlatform extends Construct {
     const { tls, ...traefikOptions } = options;
     const certChart = new ComponentChart(this, 'CertManager', { name: 'cert-manager', component: 'edge', order: COMPONENT_ORDER.certManager });
     const ingressChart = new ComponentChart(this, 'Ingress', { name: 'traefik', component: 'edge', order: COMPONENT_ORDER.ingress });
-    const traefik = new Traefik(ingressChart, 'Traefik', { ...traefikOptions, tls });
+    const traefik = new Traefik(ingressChart, 'Traefik', { ...traefikOptions, tls, routedNamespaces: () => this.edge?.router.routes.map((r) => r.namespace) ?? [] });
     const certManager = new CertManager(certChart, 'CertManager', { tls, ingressClassName: traefik.ingressClassName });
     const router = new IngressRouter({ traefikNamespace: traefik.namespace, entryPoint: traefik.entryPoint, certificates: certManager, credentials: () => this.credentials });
     this.edge = { certManager, traefik, router };

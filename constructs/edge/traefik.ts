@@ -1,4 +1,4 @@
-import { ApiObject } from 'cdk8s';
+import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { ChartRelease } from '../../lib/chart-release';
 import { PlatformContext } from '../../lib/context';
@@ -7,6 +7,8 @@ import { TlsMode } from './cert-manager';
 
 export const TRAEFIK_NAMESPACE = 'traefik';
 export const INGRESS_CLASS = 'traefik';
+/** Label cert-manager puts on its HTTP-01 solver Ingresses (pkg/issuer/acme/http). */
+export const ACME_SOLVER_LABEL = 'acme.cert-manager.io/http01-solver';
 
 /**
  * Typed subset of the traefik chart's values (chart 41.3.0, traefik/values.yaml; its
@@ -28,7 +30,7 @@ export interface TraefikValues {
   readonly service: { readonly spec: { readonly type: 'LoadBalancer' | 'NodePort' } };
   readonly providers: {
     readonly kubernetesCRD: { readonly enabled: boolean; readonly allowCrossNamespace: boolean };
-    readonly kubernetesIngress: { readonly enabled: boolean };
+    readonly kubernetesIngress: { readonly enabled: boolean; readonly namespaces?: readonly string[]; readonly labelSelector?: string };
   };
   readonly metrics: { readonly prometheus: { readonly entryPoint: string } };
   readonly log: { readonly level: string; readonly format: string };
@@ -58,6 +60,12 @@ export interface TraefikOptions {
 
 export interface TraefikProps extends TraefikOptions {
   readonly tls: TlsMode;
+  /**
+   * Namespaces of the routed apps, read when the output is written: with ACME, the only
+   * namespaces whose (cert-manager solver) Ingresses Traefik serves.
+   * @default - none
+   */
+  readonly routedNamespaces?: () => readonly string[];
 }
 
 /**
@@ -86,6 +94,8 @@ export class Traefik extends Construct {
     this.serviceType = serviceType;
     this.replicas = replicas;
     const acme = props.tls.mode === 'acme';
+    // Never empty: an empty list means every namespace to Traefik.
+    const routedNamespaces = () => [...new Set([TRAEFIK_NAMESPACE, ...(props.routedNamespaces?.() ?? [])])].sort();
 
     platformNamespace(this, 'Namespace', TRAEFIK_NAMESPACE, 'restricted');
     this.release = new ChartRelease<TraefikValues>(this, 'Release', {
@@ -106,7 +116,18 @@ export class Traefik extends Construct {
           websecure: props.nodePorts ? { nodePort: props.nodePorts.https } : {},
         },
         service: { spec: { type: serviceType } },
-        providers: { kubernetesCRD: { enabled: true, allowCrossNamespace: false }, kubernetesIngress: { enabled: acme } },
+        providers: {
+          kubernetesCRD: { enabled: true, allowCrossNamespace: false },
+          // Only cert-manager's HTTP-01 solver Ingresses, only in routed apps' namespaces: an
+          // Ingress a tenant writes (they may) must never claim a platform host.
+          kubernetesIngress: acme
+            ? {
+              enabled: true,
+              namespaces: Lazy.any({ produce: () => routedNamespaces() }) as unknown as string[],
+              labelSelector: `${ACME_SOLVER_LABEL}=true`,
+            }
+            : { enabled: false },
+        },
         metrics: { prometheus: { entryPoint: 'metrics' } },
         log: { level: 'INFO', format: 'json' },
         accessLog: { enabled: true, format: 'json' },

@@ -116,9 +116,11 @@ export class Keycloak extends Construct implements IOidcProvider {
       editor: [...(props.editorGroups ?? [])],
       viewer: [...(props.viewerGroups ?? [])],
     };
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(this.realm) || this.realm.length > 63) throw new Error(`sso realm "${this.realm}" must be a DNS label`);
     const seen = new Map<string, PlatformRole>();
     for (const [role, groups] of Object.entries(this.roleGroupLists) as Array<[PlatformRole, string[]]>) {
       for (const g of groups) {
+        checkGroup(g);
         if (seen.has(g)) throw new Error(`sso group "${g}" is listed for both ${seen.get(g)} and ${role}: give each group one role`);
         seen.set(g, role);
       }
@@ -161,7 +163,10 @@ export class Keycloak extends Construct implements IOidcProvider {
 
   /** The tenant's groups become realm groups (role `viewer` unless they have another role). */
   addTenant(tenant: ITenant): void {
-    for (const g of tenant.groups) if (!this.tenantGroups.includes(g)) this.tenantGroups.push(g);
+    for (const g of tenant.groups) {
+      checkGroup(g);
+      if (!this.tenantGroups.includes(g)) this.tenantGroups.push(g);
+    }
   }
 
   addClient(options: OidcClientOptions): IOidcClient {
@@ -425,6 +430,11 @@ export class Keycloak extends Construct implements IOidcProvider {
       },
     });
   }
+}
+
+/** Group names are top-level realm groups, carried in tokens as written. */
+function checkGroup(name: string): void {
+  if (!/^[^/\s]+$/.test(name) || name.length > 255) throw new Error(`sso group "${name}" must be a name without "/" or spaces`);
 }
 
 /** Environment variable the realm Job passes a client's secret in. */

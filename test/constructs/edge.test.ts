@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CertManager, LETSENCRYPT_PRODUCTION, TlsMode } from '../../constructs/edge/cert-manager';
 import { Traefik } from '../../constructs/edge/traefik';
-import { all, find, objectsOf, testChart } from '../helpers';
+import { ACME, all, find, objectsOf, synthFile, testChart } from '../helpers';
 
 function edge(tls: TlsMode, traefik: ConstructorParameters<typeof Traefik>[2] extends infer P ? Omit<P & object, 'tls'> : never = {}) {
   const { app, chart } = testChart();
@@ -85,5 +85,18 @@ describe('CertManager', () => {
     assert.throws(() => edge({ mode: 'acme', email: 'not-an-address' }), /tls.email "not-an-address" must be an e-mail address/);
     const { chart, certManager } = edge({ mode: 'selfSigned' });
     assert.throws(() => certManager.certificate(chart, 'X', { namespace: 'a', secretName: 's', hosts: [] }), /needs at least one host/);
+  });
+});
+
+describe('Traefik with ACME on a whole platform', () => {
+  it('serves Ingresses only from cert-manager solvers in routed apps\' namespaces, also in the values Pulumi reads', () => {
+    const { objects, platform } = synthFile(ACME);
+    const values = find(objects, 'HelmRelease', 'traefik', 'traefik').spec.values;
+    const routed = [...new Set(platform.ingress!.router.routes.map((r) => r.namespace))];
+    assert.deepEqual(values.providers.kubernetesIngress.namespaces, [...new Set(['traefik', ...routed])].sort());
+    assert.ok(!values.providers.kubernetesIngress.namespaces.includes('research'), 'no tenant namespace');
+    assert.equal(values.providers.kubernetesIngress.labelSelector, 'acme.cert-manager.io/http01-solver=true');
+    // The release object Pulumi installs from gets the same, resolved values.
+    assert.deepEqual((platform.ingress!.traefik.release.values as any).providers.kubernetesIngress, values.providers.kubernetesIngress);
   });
 });

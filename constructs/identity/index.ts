@@ -1,0 +1,3 @@
+export * from './keycloak';
+export * from './kubernetes-access';
+export * from './types';
