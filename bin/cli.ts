@@ -29,7 +29,7 @@ class ExitError extends Error {
 
 function load(file: string, io: Io): LoadedPlatform {
   const loaded = loadPlatform(file);
-  for (const w of loaded.warnings) io.err(formatIssue(w));
+  for (const w of loaded.warnings) io.err(`${formatIssue(w)}\n`);
   return loaded;
 }
 

@@ -61,7 +61,7 @@ export class ChartRelease<V extends object = object> extends Construct {
   readonly crds: CrdPolicy;
   readonly timeout: string;
   readonly provides: readonly string[];
-  /** The Flux HelmRepository. */
+  /** The Flux HelmRepository (shared by the releases of one repository in one namespace). */
   readonly repository: ApiObject;
   /** The Flux HelmRelease. */
   readonly release: ApiObject;
@@ -90,7 +90,14 @@ export class ChartRelease<V extends object = object> extends Construct {
           .map((d) => `release "${this.releaseName}" depends on release "${d.releaseName}" of another construct tree`),
     });
 
-    this.repository = new ApiObject(this, 'Repository', {
+    const repositories = REPOSITORIES.get(this.node.root) ?? new Map<string, ApiObject>();
+    REPOSITORIES.set(this.node.root, repositories);
+    const repoKey = `${this.namespace}/${props.chart.repository.name}`;
+    const shared = repositories.get(repoKey);
+    if (shared && (shared.toJson() as { spec: { url: string } }).spec.url !== props.chart.repository.url) {
+      throw new Error(`HelmRepository ${repoKey} would point at two URLs (${props.chart.repository.url})`);
+    }
+    this.repository = shared ?? new ApiObject(this, 'Repository', {
       apiVersion: FLUX_SOURCE_API,
       kind: 'HelmRepository',
       metadata: { name: props.chart.repository.name, namespace: this.namespace },
@@ -100,6 +107,7 @@ export class ChartRelease<V extends object = object> extends Construct {
         ...(props.chart.repository.url.startsWith('oci://') ? { type: 'oci' } : {}),
       },
     });
+    repositories.set(repoKey, this.repository);
 
     this.release = new ApiObject(this, 'Resource', {
       apiVersion: FLUX_HELM_API,
@@ -127,6 +135,9 @@ export class ChartRelease<V extends object = object> extends Construct {
     });
   }
 }
+
+/** HelmRepository objects per construct tree, by `<namespace>/<name>`. */
+const REPOSITORIES = new WeakMap<IConstruct, Map<string, ApiObject>>();
 
 /** A copy of `value` with every cdk8s `Lazy` replaced by what it produces. */
 function resolveLazy(value: unknown): unknown {

@@ -47,6 +47,20 @@ export interface VersionsCatalog {
     readonly certManager: ChartVersion;
     /** Traefik (ingress). */
     readonly traefik: ChartVersion;
+    /** kube-prometheus-stack: Prometheus Operator, Prometheus, Alertmanager, node-exporter, kube-state-metrics. */
+    readonly kubePrometheusStack: ChartVersion;
+    /** Grafana. */
+    readonly grafana: ChartVersion;
+    /** Loki (logs). */
+    readonly loki: ChartVersion;
+    /** Grafana Alloy (log shipper). */
+    readonly alloy: ChartVersion;
+    /** KServe CRDs. */
+    readonly kserveCrd: ChartVersion;
+    /** KServe controller (kserve-resources). */
+    readonly kserve: ChartVersion;
+    /** KServe ClusterServingRuntimes. */
+    readonly kserveRuntimes: ChartVersion;
   };
   /** Images of workloads mlplat runs itself. */
   readonly images: {
@@ -94,6 +108,12 @@ export interface VersionsCatalog {
     readonly certManager: CrdSource;
     /** Traefik (IngressRoute, Middleware, TLSStore, ...). */
     readonly traefik: CrdSource;
+    /** Prometheus Operator (ServiceMonitor, PodMonitor, PrometheusRule). */
+    readonly prometheusOperator: CrdSource;
+    /** KServe (InferenceService, ServingRuntime, ClusterServingRuntime, ...). */
+    readonly kserve: CrdSource;
+    /** KServe ClusterStorageContainer (its own directory in the module). */
+    readonly kserveStorage: CrdSource;
   };
 }
 
@@ -127,6 +147,45 @@ export const VERSIONS: VersionsCatalog = {
       repository: { name: 'traefik', url: 'https://traefik.github.io/charts' },
       chart: 'traefik',
       version: '41.3.0',
+    },
+    // 88.5.3 = Prometheus Operator v0.93.1, Prometheus v3.14.0, Alertmanager v0.34.0,
+    // kube-state-metrics v2.20.0, node-exporter v1.12.1 (docs/design/observability.md).
+    kubePrometheusStack: {
+      repository: { name: 'prometheus-community', url: 'https://prometheus-community.github.io/helm-charts' },
+      chart: 'kube-prometheus-stack',
+      version: '88.5.3',
+    },
+    // The grafana and loki charts moved to grafana-community (2026-01-30 and 2026-03-16).
+    grafana: {
+      repository: { name: 'grafana-community', url: 'https://grafana-community.github.io/helm-charts' },
+      chart: 'grafana',
+      version: '12.11.1',
+    },
+    loki: {
+      repository: { name: 'grafana-community', url: 'https://grafana-community.github.io/helm-charts' },
+      chart: 'loki',
+      version: '18.11.0',
+    },
+    alloy: {
+      repository: { name: 'grafana', url: 'https://grafana.github.io/helm-charts' },
+      chart: 'alloy',
+      version: '1.11.1',
+    },
+    // KServe v0.20.0 publishes its charts as OCI artifacts only (docs/design/serving.md).
+    kserveCrd: {
+      repository: { name: 'kserve', url: 'oci://ghcr.io/kserve/charts' },
+      chart: 'kserve-crd',
+      version: 'v0.20.0',
+    },
+    kserve: {
+      repository: { name: 'kserve', url: 'oci://ghcr.io/kserve/charts' },
+      chart: 'kserve-resources',
+      version: 'v0.20.0',
+    },
+    kserveRuntimes: {
+      repository: { name: 'kserve', url: 'oci://ghcr.io/kserve/charts' },
+      chart: 'kserve-runtime-configs',
+      version: 'v0.20.0',
     },
   },
   images: {
@@ -183,5 +242,14 @@ export const VERSIONS: VersionsCatalog = {
       crdDir: 'docs/content/reference/dynamic-configuration',
       files: ['kubernetes-crd-definition-v1.yml'],
     },
+    // The chart's operator version; the chart's crds/ are the same bytes.
+    prometheusOperator: {
+      goModule: 'github.com/prometheus-operator/prometheus-operator',
+      version: 'v0.93.1',
+      crdDir: 'example/prometheus-operator-crd',
+      files: ['monitoring.coreos.com_servicemonitors.yaml', 'monitoring.coreos.com_podmonitors.yaml', 'monitoring.coreos.com_prometheusrules.yaml'],
+    },
+    kserve: { goModule: 'github.com/kserve/kserve', version: 'v0.20.0', crdDir: 'config/crd/full' },
+    kserveStorage: { goModule: 'github.com/kserve/kserve', version: 'v0.20.0', crdDir: 'config/crd/full/clusterstoragecontainer' },
   },
 };

@@ -14,6 +14,8 @@ import { ExposeOptions, WebUi } from '../constructs/edge/types';
 import { Keycloak, KEYCLOAK_APP, KeycloakOptions } from '../constructs/identity/keycloak';
 import { KubernetesAccess } from '../constructs/identity/kubernetes-access';
 import { StartPage } from '../constructs/portal/start-page';
+import { InferenceEndpoint, ModelFormat, ModelSource } from '../constructs/serving/endpoint';
+import { ModelServing } from '../constructs/serving/serving';
 import { GpuOperator, GpuOperatorOptions } from '../constructs/gpu/operator';
 import { CephStore, CephStoreOptions } from '../constructs/storage/ceph';
 import { MinioStore, MinioStoreOptions } from '../constructs/storage/minio';
@@ -36,6 +38,7 @@ export const COMPONENT_ORDER = {
   tracking: 40,
   datasetCache: 45,
   portal: 50,
+  serving: 55,
   // Last: its Roles live in the namespaces of every component before it. Workloads wait for
   // their Secrets (the kubelet retries) until its Job has run.
   credentials: 90,
@@ -134,6 +137,23 @@ export class MlPlatform extends Construct {
       // A pool listed with 0 GPUs is not granted.
       for (const [pool, gpus] of Object.entries(t.quota.gpus)) if (gpus > 0) tenant.grantGpus(platform.gpu.pool(pool), gpus);
     }
+    if (s.serving) {
+      platform.enableServing();
+      for (const m of s.serving.models) {
+        platform.serveModel({
+          name: m.name,
+          tenant: m.tenant,
+          format: m.format,
+          runtime: m.runtime,
+          source: m.source as ModelSource,
+          pool: m.pool,
+          gpus: m.gpus,
+          replicas: { min: m.replicas.min, max: m.replicas.max },
+          resources: m.resources,
+          args: m.args,
+        });
+      }
+    }
     return platform;
   }
 
@@ -151,6 +171,7 @@ export class MlPlatform extends Construct {
   private keycloak?: Keycloak;
   private kubernetesAccess?: KubernetesAccess;
   private startPage?: StartPage;
+  private modelServing?: ModelServing;
   /** Apps waiting for the ingress and the identity provider to be routed. */
   private readonly pendingRoutes: Array<{ readonly scope: Construct; readonly options: ExposeOptions }> = [];
 
@@ -275,6 +296,78 @@ export class MlPlatform extends Construct {
     if (this.kubernetesAccess) page.setKubernetesAccess({ issuerUrl: this.kubernetesAccess.issuerUrl, clientId: this.kubernetesAccess.clientId });
     this.route(page, { app: 'home', ...webUi(page), auth: { kind: 'forwardAuth' }, title: 'Start page', purpose: 'This page: every app of the platform, the tenants and their GPUs' });
     return page;
+  }
+
+  /** Model serving (KServe), when enabled. */
+  get serving(): ModelServing | undefined {
+    return this.modelServing;
+  }
+
+  /**
+   * KServe (standard mode) for model endpoints; each model is served at
+   * `https://<model>.<tenant>.<domain>/` behind its tenant's token gate. Needs storage, the
+   * ingress (cert-manager issues KServe's webhook certificate) and SSO.
+   */
+  enableServing(): ModelServing {
+    if (this.modelServing) throw new Error('serving is enabled twice');
+    const store = this.objectStore;
+    if (!store) throw new Error('serving loads models from the object store: enable storage first');
+    if (!this.edge) throw new Error('serving routes endpoints through the ingress: enable the ingress first');
+    if (!this.keycloak) throw new Error('serving checks Keycloak tokens: enable sso first');
+    const chart = new ComponentChart(this, 'Serving', { name: 'kserve', component: 'serving', order: COMPONENT_ORDER.serving });
+    this.modelServing = new ModelServing(chart, 'Serving', { store, certManager: this.edge.certManager.release, provider: this.keycloak, credentials: this.credentials });
+    return this.modelServing;
+  }
+
+  /** One model endpoint of a tenant (see `InferenceEndpoint`); routed with token authentication. */
+  serveModel(m: {
+    readonly name: string;
+    readonly tenant: string;
+    readonly format: ModelFormat;
+    readonly runtime?: string;
+    readonly source: ModelSource;
+    readonly pool?: string;
+    readonly gpus?: number;
+    readonly replicas?: { readonly min: number; readonly max?: number };
+    readonly resources: { readonly cpu: string; readonly memory: string };
+    readonly args?: readonly string[];
+  }): InferenceEndpoint {
+    const serving = this.modelServing ?? this.enableServing();
+    const tenant = this.tenantList.find((t) => t.name === m.tenant);
+    if (!tenant) throw new Error(`model ${m.name}: no tenant named "${m.tenant}"`);
+    const store = this.objectStore!;
+    const tracking = this.trackingServer;
+    const mlflow = 'mlflow' in m.source
+      ? tracking instanceof MlflowServer
+        ? { credentials: tracking.addTenant(tenant).credentials, image: tracking.image }
+        : (() => { throw new Error(`model ${m.name}: an MLflow source needs tracking kind mlflow`); })()
+      : undefined;
+    const { endpoint, gateAddress } = serving.addModel({
+      name: m.name,
+      tenant,
+      format: m.format,
+      runtime: m.runtime,
+      source: m.source,
+      gpu: m.pool ? { pool: this.gpu.pool(m.pool), units: m.gpus ?? 1 } : undefined,
+      replicas: m.replicas,
+      resources: m.resources,
+      args: m.args,
+      storageCredentials: store.tenantBucket(tenant).credentials,
+      mlflow,
+      datasetCache: this.cache !== undefined,
+    });
+    this.route(endpoint, {
+      app: `model-${m.name}`,
+      hostLabels: `${m.name}.${tenant.name}`,
+      namespace: endpoint.namespace,
+      service: endpoint.service,
+      podSelector: endpoint.podSelector,
+      targetPort: endpoint.targetPort,
+      auth: { kind: 'token', address: gateAddress },
+      title: `${m.name} (${tenant.name})`,
+      purpose: `Model endpoint of tenant ${tenant.name}: ${m.format}${m.pool ? ` on pool ${m.pool}` : ''} (send a Keycloak token)`,
+    });
+    return endpoint;
   }
 
   /** Routes an app once both the ingress and the identity provider exist. */

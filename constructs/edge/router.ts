@@ -45,12 +45,15 @@ export class IngressRouter implements IIngressRouter {
   }
 
   expose(scope: Construct, id: string, options: ExposeOptions): IRoute {
-    if (!APP_LABEL.test(options.app) || options.app.length > 40) throw new Error(`app "${options.app}" must be a DNS label of at most 40 characters (it is the host's first label)`);
-    if (this.list.some((r) => r.app === options.app)) throw new Error(`app "${options.app}" is exposed twice`);
+    if (!APP_LABEL.test(options.app) || options.app.length > 46) throw new Error(`app "${options.app}" must be a DNS label of at most 46 characters (it names the route objects)`);
+    const labels = options.hostLabels ?? options.app;
+    if (!labels.split('.').every((l) => APP_LABEL.test(l) && l.length <= 63)) throw new Error(`host labels "${labels}" must be DNS labels`);
+    if (this.list.some((r) => r.namespace === options.namespace && r.app === options.app)) throw new Error(`app "${options.app}" is exposed twice in namespace ${options.namespace}`);
     const provider = this.provider;
     if (options.auth.kind === 'forwardAuth' && !provider) throw new Error(`app "${options.app}" is routed behind SSO, which needs the identity provider: enable sso`);
     const ctx = PlatformContext.of(scope);
-    const host = ctx.host(options.app);
+    const host = ctx.host(labels);
+    if (this.list.some((r) => r.host === host)) throw new Error(`host ${host} is routed twice`);
     const ns = options.namespace;
     const c = new Construct(scope, id);
 
@@ -110,6 +113,22 @@ export class IngressRouter implements IIngressRouter {
       });
       routes.push(appRoute([headers, sso]));
       this.allowTraefik(c, 'AllowTraefikToSso', ns, `${options.app}-sso`, gate.podSelector, 4180);
+    } else if (options.auth.kind === 'token') {
+      const token = `${options.app}-token`;
+      new ApiObject(c, 'TokenAuth', {
+        apiVersion: TRAEFIK_API,
+        kind: 'Middleware',
+        metadata: { name: token, namespace: ns },
+        spec: {
+          forwardAuth: {
+            address: options.auth.address,
+            trustForwardHeader: true,
+            authResponseHeaders: ['X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Groups', 'X-Auth-Request-Preferred-Username'],
+            maxResponseBodySize: 65536,
+          },
+        },
+      });
+      routes.push(appRoute([headers, token]));
     } else {
       routes.push(appRoute([headers]));
     }

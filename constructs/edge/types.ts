@@ -9,11 +9,21 @@ import { PlatformRole } from '../identity/types';
  */
 export type RouteAuth =
   | { readonly kind: 'native' }
-  | { readonly kind: 'forwardAuth'; readonly allowedRoles?: readonly PlatformRole[] };
+  | { readonly kind: 'forwardAuth'; readonly allowedRoles?: readonly PlatformRole[] }
+  /**
+   * APIs (model endpoints): every request carries a Keycloak token (`Authorization: Bearer`),
+   * checked by the gate at `address` (a ForwardAuth URL answering 2xx or 401/403).
+   */
+  | { readonly kind: 'token'; readonly address: string };
 
 export interface ExposeOptions {
-  /** Host label: the app is served at `https://<app>.<domain>/`. Also names the route objects. */
+  /** Names the route objects (unique per namespace); by default also the host label. */
   readonly app: string;
+  /**
+   * The host's labels below the domain, e.g. `churn.serving` for `churn.serving.<domain>`.
+   * @default - `app`
+   */
+  readonly hostLabels?: string;
   /** Namespace of the Service (routes, middlewares and the certificate go there too). */
   readonly namespace: string;
   /** The Service and its named port that serves the UI. */

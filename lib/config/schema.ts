@@ -266,6 +266,86 @@ export const ssoSchema = z.strictObject({
   image: image.optional().describe('Keycloak image.'),
 });
 
+const RETENTION = /^\d+(h|d|w|y)$/;
+const retention = (def: string) => z.string().regex(RETENTION, 'must be a duration like "15d", "12h", "4w" or "1y"').default(def);
+
+export const observabilitySchema = z.strictObject({
+  metrics: z
+    .strictObject({
+      retention: retention('15d').describe('How long Prometheus keeps samples.'),
+      size: quantity.default('50Gi').describe('Prometheus volume; samples are also dropped at 90 % of it.'),
+      storageClass: storageClassName.optional(),
+    })
+    .default({ retention: '15d', size: '50Gi' }),
+  alertmanager: z
+    .strictObject({
+      replicas: z.number().int().min(1).max(5).default(1).describe('Alertmanager replicas.'),
+      size: quantity.default('2Gi').describe('Alertmanager volume (silences, notification log).'),
+    })
+    .default({ replicas: 1, size: '2Gi' }),
+  logs: z
+    .strictObject({
+      retention: retention('30d').describe('How long Loki keeps log lines (in the bucket `logs`).'),
+      size: quantity.default('20Gi').describe('Loki\'s local volume (index, write-ahead log, compactor).'),
+    })
+    .default({ retention: '30d', size: '20Gi' }),
+  controlPlaneTargets: z
+    .boolean()
+    .default(false)
+    .describe('Scrape kube-scheduler, kube-controller-manager, etcd and kube-proxy (false for managed control planes, which expose none).'),
+});
+
+export const MODEL_FORMATS = ['huggingface', 'sklearn', 'xgboost', 'lightgbm', 'mlflow', 'onnx', 'tensorrt', 'triton', 'pytorch', 'tensorflow'] as const;
+
+export const modelSchema = z.strictObject({
+  name: dnsLabel.max(40, 'must be at most 40 characters (it is the first label of the model\'s host)').describe('Model id within its tenant; served at https://<name>.<tenant>.<domain>/.'),
+  tenant: dnsLabel.describe('Tenant that owns and pays for the endpoint.'),
+  pool: dnsLabel.optional().describe('GPU pool (granted to the tenant); omitted: CPU only.'),
+  gpus: z.number().int().min(0).optional().describe('GPUs per replica in the pool\'s units (whole GPUs, MIG slices or time-slices); default 1 with a pool, 0 without.'),
+  format: z.enum(MODEL_FORMATS).describe('Model format; picks the serving runtime.'),
+  runtime: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a ClusterServingRuntime name, e.g. kserve-huggingfaceserver')
+    .optional()
+    .describe('ClusterServingRuntime; default: the one for `format`.'),
+  source: z
+    .strictObject({
+      uri: z
+        .string()
+        .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+$/, 'must be an s3:// URI with a path, e.g. s3://tenant-serving/models/churn')
+        .optional()
+        .describe('s3://tenant-<tenant>/<path> in the platform store.'),
+      cache: dnsLabel.optional().describe('A datasetCache.prefetch entry (no download: mounted read-only).'),
+      mlflow: z
+        .strictObject({
+          model: z.string().min(1).describe('Registered model name.'),
+          version: z.number().int().min(1, 'must be a version number (aliases can move; versions cannot)').describe('Model version.'),
+        })
+        .optional()
+        .describe('An MLflow registered model version, copied once into the tenant\'s bucket.'),
+      clearml: z
+        .strictObject({ id: z.string().regex(/^[0-9a-f]{32}$/, 'must be a ClearML model id (32 hex characters)') })
+        .optional()
+        .describe('A ClearML model, copied once into the tenant\'s bucket.'),
+    })
+    .describe('Where the weights come from: exactly one of uri, cache, mlflow, clearml.'),
+  replicas: z
+    .strictObject({
+      min: z.number().int().min(1).default(1),
+      max: z.number().int().min(1).optional().describe('default: min (no autoscaling)'),
+    })
+    .default({ min: 1 }),
+  resources: z.strictObject({
+    cpu: quantity.describe('CPU per replica (request = limit).'),
+    memory: quantity.describe('Memory per replica (request = limit).'),
+  }),
+  args: z.array(z.string()).default([]).describe('Extra arguments for the runtime (e.g. vLLM engine arguments).'),
+});
+
+export const servingSchema = z.strictObject({
+  models: z.array(modelSchema).default([]).describe('Inference endpoints (KServe, standard deployment mode).'),
+});
+
 export const platformSchema = z.strictObject({
   $schema: z.string().optional(),
   apiVersion: z.literal(API_VERSION),
@@ -302,6 +382,10 @@ export const platformSchema = z.strictObject({
     datasetCache: datasetCacheSchema.optional().describe('Shared read-only cache of datasets and model weights; needs storage.'),
     ingress: ingressSchema.optional().describe('Traefik as the platform ingress, with cert-manager for TLS.'),
     tls: tlsSchema.optional().describe('How hosts get certificates (needs ingress); default: selfSigned.'),
+    observability: observabilitySchema
+      .optional()
+      .describe('Prometheus (with GPU metrics and alerts), Loki, Alloy and Grafana; needs storage and sso.'),
+    serving: servingSchema.optional().describe('KServe model endpoints at <model>.<tenant>.<domain>; needs ingress and sso.'),
     sso: ssoSchema
       .optional()
       .describe('Keycloak: one login for every app and kubectl; needs ingress and storage (its database\'s backups).'),
@@ -323,6 +407,10 @@ export type DatabaseSpec = PlatformSpec['spec']['database'];
 export type DatasetCacheSpec = NonNullable<PlatformSpec['spec']['datasetCache']>;
 export type PrefetchSpec = DatasetCacheSpec['prefetch'][number];
 export type SsoSpec = NonNullable<PlatformSpec['spec']['sso']>;
+export type ObservabilitySpec = NonNullable<PlatformSpec['spec']['observability']>;
+export type ServingSpec = NonNullable<PlatformSpec['spec']['serving']>;
+export type ModelSpec = ServingSpec['models'][number];
+export type ModelFormat = (typeof MODEL_FORMATS)[number];
 
 /** JSON Schema of the config for editors (yaml-language-server). */
 export function platformJsonSchema(): Record<string, unknown> {

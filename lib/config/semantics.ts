@@ -171,7 +171,104 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
       }
     });
   }
+  servingIssues(spec, tenants, pools, storage, error, (path, message) => issues.push({ path, message, severity: 'warning' }));
+  if (isObj(spec.observability)) {
+    const needs: string[] = [];
+    if (!storage) needs.push('Loki keeps logs in the object store: add spec.storage');
+    if (!isObj(spec.sso)) needs.push('Grafana logs users in through Keycloak only: add spec.sso');
+    if (needs.length > 0) error(['spec', 'observability'], needs.join('; '));
+  }
   return issues;
+}
+
+/** GPU units a pool exposes per physical GPU (MIG slices, time-slices, or 1). */
+function poolUnits(pool: Obj): { units: number; timeSliced: boolean } {
+  const sharing = isObj(pool.sharing) ? pool.sharing : undefined;
+  if (sharing?.mode === 'timeSlicing' && typeof sharing.replicas === 'number') return { units: sharing.replicas, timeSliced: true };
+  if (sharing?.mode === 'mig' && typeof sharing.profile === 'string' && typeof pool.gpuModel === 'string') {
+    const mig = resolveMigLayout(pool.gpuModel, sharing.profile);
+    return { units: mig.ok ? mig.layout.perGpu : 1, timeSliced: false };
+  }
+  return { units: 1, timeSliced: false };
+}
+
+/** Rules of spec.serving: each model's tenant, pool grant, GPU quota (with one surge replica) and source. */
+function servingIssues(
+  spec: Obj,
+  tenants: unknown[],
+  pools: unknown[],
+  storage: Obj | undefined,
+  error: (path: ConfigPath, message: string, at?: 'key') => void,
+  warn: (path: ConfigPath, message: string) => void,
+): void {
+  if (!isObj(spec.serving)) return;
+  const needs: string[] = [];
+  if (!isObj(spec.ingress)) needs.push('each model is served at <model>.<tenant>.<domain> through the ingress: add spec.ingress');
+  if (!isObj(spec.sso)) needs.push('endpoints check Keycloak tokens: add spec.sso');
+  if (!storage) needs.push('models are loaded from the tenant\'s bucket: add spec.storage');
+  if (needs.length > 0) error(['spec', 'serving'], needs.join('; '));
+  const tenantByName = new Map(tenants.filter(isObj).filter((t) => typeof t.name === 'string').map((t) => [t.name as string, t]));
+  const poolByName = new Map(pools.filter(isObj).filter((p) => typeof p.name === 'string').map((p) => [p.name as string, p]));
+  const prefetch = new Set(list(isObj(spec.datasetCache) ? spec.datasetCache.prefetch : undefined).filter(isObj).map((p) => p.name));
+  const trackingKind = isObj(spec.tracking) ? spec.tracking.kind : undefined;
+  const used = new Map<string, number>();
+  const seen = new Set<string>();
+  list(spec.serving.models).forEach((m, i) => {
+    if (!isObj(m)) return;
+    const at = ['spec', 'serving', 'models', i];
+    const name = str(m.name);
+    const tenantName = str(m.tenant);
+    if (name && tenantName) {
+      if (seen.has(`${tenantName}/${name}`)) error([...at, 'name'], `tenant "${tenantName}" already serves a model named "${name}"`);
+      seen.add(`${tenantName}/${name}`);
+    }
+    const tenant = tenantName ? tenantByName.get(tenantName) : undefined;
+    if (tenantName && !tenant) error([...at, 'tenant'], `no tenant named "${tenantName}" (tenants: ${[...tenantByName.keys()].join(', ') || 'none'})`);
+    const replicas = isObj(m.replicas) ? m.replicas : {};
+    const min = typeof replicas.min === 'number' ? replicas.min : 1;
+    const max = typeof replicas.max === 'number' ? replicas.max : min;
+    if (max < min) error([...at, 'replicas', 'max'], `must be at least replicas.min (${min})`);
+    else if (max > min) warn([...at, 'replicas', 'max'], 'autoscaling between min and max needs the resource metrics API (metrics-server), which mlplat does not install');
+    const poolName = str(m.pool);
+    const gpus = typeof m.gpus === 'number' ? m.gpus : poolName ? 1 : 0;
+    if (!poolName && gpus > 0) error([...at, 'gpus'], 'GPUs come from a pool: name the pool');
+    if (poolName) {
+      const pool = poolByName.get(poolName);
+      if (!pool) error([...at, 'pool'], `no GPU pool named "${poolName}"`);
+      else if (tenant) {
+        const granted = isObj(tenant.quota) && isObj(tenant.quota.gpus) && typeof tenant.quota.gpus[poolName] === 'number' ? (tenant.quota.gpus[poolName] as number) : 0;
+        const { units, timeSliced } = poolUnits(pool);
+        if (granted <= 0) error([...at, 'pool'], `pool "${poolName}" is not granted to tenant "${tenantName}" (spec.tenants[].quota.gpus)`);
+        else if (gpus < 1) error([...at, 'gpus'], `a model on pool "${poolName}" needs at least 1 GPU unit (pool pods without a GPU are refused)`);
+        else if (timeSliced && gpus !== 1) error([...at, 'gpus'], `pool "${poolName}" time-slices its GPUs: a pod gets exactly 1 slice`);
+        else {
+          // A rolling update runs one extra replica (maxSurge 1) while the old ones still hold GPUs.
+          const key = `${tenantName}/${poolName}`;
+          const total = (used.get(key) ?? 0) + (max + 1) * gpus;
+          used.set(key, total);
+          const quota = granted * units;
+          if (total > quota) {
+            error([...at, 'gpus'], `tenant "${tenantName}" may hold ${quota} GPU units on pool "${poolName}" (${granted} GPUs × ${units}); its models need ${total} (per model: (replicas.max + 1 for rolling updates) × gpus)`);
+          }
+        }
+      }
+    }
+    const source = isObj(m.source) ? m.source : {};
+    const kinds = ['uri', 'cache', 'mlflow', 'clearml'].filter((k) => source[k] !== undefined);
+    if (kinds.length !== 1) error([...at, 'source'], `name exactly one of uri, cache, mlflow, clearml${kinds.length ? ` (got ${kinds.join(', ')})` : ''}`);
+    if (typeof source.uri === 'string' && tenantName && !source.uri.startsWith(`s3://tenant-${tenantName}/`)) {
+      error([...at, 'source', 'uri'], `must be in the tenant's own bucket, s3://tenant-${tenantName}/… (its credentials reach no other bucket)`);
+    }
+    if (typeof source.cache === 'string' && !prefetch.has(source.cache)) {
+      error([...at, 'source', 'cache'], `no datasetCache.prefetch entry named "${source.cache}"`);
+    }
+    if (source.mlflow !== undefined && trackingKind !== 'mlflow') error([...at, 'source', 'mlflow'], 'needs spec.tracking.kind: mlflow');
+    if (source.clearml !== undefined) {
+      error([...at, 'source', 'clearml'], trackingKind !== 'clearml'
+        ? 'needs spec.tracking.kind: clearml'
+        : `ClearML model sources are not built yet: copy the model into s3://tenant-${tenantName ?? '<tenant>'}/… and use source.uri (docs/serving.md)`);
+    }
+  });
 }
 
 /** Reports duplicate `name`s in a list (at the later entry) and returns the set of names. */

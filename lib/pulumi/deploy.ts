@@ -34,9 +34,10 @@ export class PlatformDeployment extends pulumi.ComponentResource {
           {
             name: r.releaseName,
             namespace: r.namespace,
-            chart: 'path' in step.source ? step.source.path : r.chart.chart,
+            // OCI registries have no repository index: Helm takes the chart's full reference.
+            chart: 'path' in step.source ? step.source.path : isOci(step.source.repositoryUrl) ? `${step.source.repositoryUrl.replace(/\/+$/, '')}/${r.chart.chart}` : r.chart.chart,
             version: 'path' in step.source ? undefined : r.chart.version,
-            repositoryOpts: 'path' in step.source ? undefined : { repo: step.source.repositoryUrl },
+            repositoryOpts: 'path' in step.source || isOci(step.source.repositoryUrl) ? undefined : { repo: step.source.repositoryUrl },
             values: r.values as Record<string, unknown>,
             skipCrds: r.crds === 'Skip',
             timeout: parseDurationSeconds(r.timeout),
@@ -56,4 +57,8 @@ export function parseDurationSeconds(d: string): number {
   const m = /^(\d+)(s|m|h)$/.exec(d);
   if (!m) throw new Error(`duration "${d}" must look like 90s, 10m or 1h`);
   return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
+}
+
+function isOci(url: string): boolean {
+  return url.startsWith('oci://');
 }

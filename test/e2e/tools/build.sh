@@ -63,6 +63,7 @@ grep -Eq "^[[:space:]]*k8s.io/api => k8s.io/api $K8S_STAGING_VERSION\$" "$HERE/k
 gomod_require kwok sigs.k8s.io/kwok "$KWOK_VERSION"
 gomod_require pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI_VERSION"
 gomod_require oauth2-proxy github.com/oauth2-proxy/oauth2-proxy/v7 "$OAUTH2_PROXY_VERSION"
+gomod_require promtool github.com/prometheus/prometheus "$PROMETHEUS_MODULE_VERSION"
 
 # The Pulumi pins must match the npm packages the project uses.
 lock_version() { # npm package name -> version in package-lock.json (empty if absent)
@@ -155,6 +156,15 @@ build_oauth2_proxy() {
   (cd "$HERE/oauth2-proxy" && go build \
     -ldflags "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$OAUTH2_PROXY_VERSION" \
     -o "$out/oauth2-proxy" github.com/oauth2-proxy/oauth2-proxy/v7)
+}
+
+# promtool: without the -X it reports an empty version (prometheus/common's version package is
+# filled in by Prometheus' own release tooling, not by `go build`).
+build_promtool() {
+  local out=$1
+  (cd "$HERE/promtool" && go build \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMTOOL_VERSION" \
+    -o "$out/promtool" github.com/prometheus/prometheus/cmd/promtool)
 }
 
 etcd_ok() { [[ -x $1 ]] && "$1" --version 2>/dev/null | grep -q "^etcd Version: $ETCD_VERSION\$"; }
@@ -284,6 +294,7 @@ if [[ -d $CACHE/keycloak-$KEYCLOAK_VERSION && $(cat "$CACHE/keycloak-$KEYCLOAK_V
 fi
 ensure_tool "keycloak-$KEYCLOAK_VERSION" "kc.sh" build_keycloak
 ensure_tool "oauth2-proxy-$OAUTH2_PROXY_VERSION" "oauth2-proxy" build_oauth2_proxy
+ensure_tool "promtool-$PROMTOOL_VERSION" "promtool" build_promtool
 
 PULUMI_BIN="$CACHE/pulumi-$PULUMI_VERSION/bin"
 

@@ -1,0 +1,129 @@
+import { Construct } from 'constructs';
+import { ChartRelease } from '../../lib/chart-release';
+import { PlatformContext } from '../../lib/context';
+import { platformNamespace } from '../../lib/workload';
+import { IObjectStore } from '../storage/types';
+
+export const KSERVE_NAMESPACE = 'kserve';
+/** InferenceServices, ServingRuntimes, ClusterServingRuntimes, ClusterStorageContainers. */
+export const KSERVE_API_GROUP = 'serving.kserve.io';
+
+/** The ClusterServingRuntimes mlplat offers, by the model format each serves by default. */
+export const DEFAULT_RUNTIMES = {
+  huggingface: 'kserve-huggingfaceserver',
+  sklearn: 'kserve-sklearnserver',
+  xgboost: 'kserve-xgbserver',
+  lightgbm: 'kserve-lgbserver',
+  mlflow: 'kserve-mlserver',
+  onnx: 'kserve-tritonserver',
+  tensorrt: 'kserve-tritonserver',
+  triton: 'kserve-tritonserver',
+  pytorch: 'kserve-tritonserver',
+  tensorflow: 'kserve-tritonserver',
+} as const;
+
+/** Typed subset of the kserve-resources chart's values (v0.20.0, charts/kserve-resources/values.yaml). */
+export interface KserveValues {
+  readonly kserve: {
+    readonly controller: {
+      /** v0.20 names the raw mode `Standard` (`RawDeployment` is deprecated and rewritten). */
+      readonly deploymentMode: 'Standard';
+      readonly gateway: {
+        readonly domain: string;
+        readonly domainTemplate: string;
+        readonly urlScheme: 'https';
+        /** mlplat routes through Traefik with authentication; KServe's own Ingress has none. */
+        readonly disableIngressCreation: boolean;
+      };
+      readonly image?: string;
+    };
+    readonly storage: {
+      readonly s3: { readonly endpoint: string; readonly region: string; readonly useVirtualBucket: 'false' };
+      readonly image?: string;
+    };
+    readonly security: { readonly autoMountServiceAccountToken: boolean };
+  };
+}
+
+/** Typed subset of the kserve-runtime-configs chart's values (v0.20.0). */
+export interface KserveRuntimeValues {
+  readonly kserve: {
+    readonly servingruntime: {
+      readonly enabled: boolean;
+      /** Unpinned image (`latest`) running as root: refused in tenant namespaces. */
+      readonly vllmserver: { readonly disabled: boolean };
+    };
+  };
+}
+
+export interface KserveProps {
+  /** Where tenants' models are loaded from (the storage initializer's S3 endpoint). */
+  readonly store: IObjectStore;
+  /** cert-manager's release: KServe's webhook certificate is issued by it. */
+  readonly certManager: ChartRelease<object>;
+}
+
+/**
+ * KServe v0.20.0 through three chart releases in namespace `kserve`: the CRDs, the controller in
+ * standard (raw Deployment) mode with KServe's own Ingress creation off (mlplat routes and
+ * authenticates every endpoint through Traefik), and the ClusterServingRuntimes (Hugging Face
+ * with vLLM, scikit-learn, XGBoost, LightGBM, MLServer for MLflow models, Triton). No Knative or
+ * Istio is needed (docs/serving.md says how to run serverless instead).
+ */
+export class Kserve extends Construct {
+  readonly namespace = KSERVE_NAMESPACE;
+  readonly crds: ChartRelease;
+  readonly controller: ChartRelease<KserveValues>;
+  readonly runtimes: ChartRelease<KserveRuntimeValues>;
+
+  constructor(scope: Construct, id: string, props: KserveProps) {
+    super(scope, id);
+    const ctx = PlatformContext.of(this);
+    const ns = KSERVE_NAMESPACE;
+    platformNamespace(this, 'Namespace', ns, 'restricted');
+    this.crds = new ChartRelease(this, 'Crds', {
+      chart: ctx.versions.charts.kserveCrd,
+      releaseName: 'kserve-crd',
+      namespace: ns,
+      provides: [KSERVE_API_GROUP],
+      values: {},
+    });
+    const mirror = (repository: string) => (ctx.imageRegistry ? `${ctx.imageRegistry}/${repository}` : undefined);
+    this.controller = new ChartRelease<KserveValues>(this, 'Controller', {
+      chart: ctx.versions.charts.kserve,
+      releaseName: 'kserve',
+      namespace: ns,
+      dependsOn: [this.crds, props.certManager],
+      values: {
+        kserve: {
+          controller: {
+            deploymentMode: 'Standard',
+            gateway: {
+              domain: ctx.domain,
+              // status.url then names the host mlplat routes: <model>.<tenant>.<domain>.
+              domainTemplate: '{{ .Name }}.{{ .Namespace }}.{{ .IngressDomain }}',
+              urlScheme: 'https',
+              disableIngressCreation: true,
+            },
+            ...(mirror('kserve/kserve-controller') ? { image: mirror('kserve/kserve-controller') } : {}),
+          },
+          storage: {
+            // An http:// endpoint makes the storage initializer use plain HTTP (S3_USE_HTTPS=0).
+            s3: { endpoint: props.store.s3.url, region: props.store.region, useVirtualBucket: 'false' },
+            ...(mirror('kserve/storage-initializer') ? { image: mirror('kserve/storage-initializer') } : {}),
+          },
+          // Predictors get no API token (the webhook defaults automountServiceAccountToken).
+          security: { autoMountServiceAccountToken: false },
+        },
+      },
+    });
+    this.runtimes = new ChartRelease<KserveRuntimeValues>(this, 'Runtimes', {
+      chart: ctx.versions.charts.kserveRuntimes,
+      releaseName: 'kserve-runtime-configs',
+      namespace: ns,
+      // Its ClusterServingRuntimes pass KServe's validating webhook (failurePolicy Fail).
+      dependsOn: [this.controller],
+      values: { kserve: { servingruntime: { enabled: true, vllmserver: { disabled: true } } } },
+    });
+  }
+}

@@ -1,0 +1,114 @@
+import { Lazy } from 'cdk8s';
+import { Construct } from 'constructs';
+import { PlatformContext } from '../../lib/context';
+import { k8s } from '../../lib/k8s';
+import { MLPLAT_PREFIX } from '../../lib/naming';
+import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
+import { CredentialGenerator } from '../credentials/generator';
+import { secretEnv } from '../credentials/types';
+import { KUBERNETES_CLIENT_ID } from '../identity/kubernetes-access';
+import { IOidcProvider } from '../identity/types';
+
+const PORT = 4180;
+const METRICS_PORT = 44180;
+
+export interface TokenGateProps {
+  /** The tenant whose endpoints it guards (names the gate `gate-<tenant>`). */
+  readonly tenant: string;
+  /** Namespace of the gate: a platform namespace, out of the tenant's reach. */
+  readonly namespace: string;
+  readonly provider: IOidcProvider;
+  readonly credentials: CredentialGenerator;
+  /** Groups let through, read when the output is written (the tenant's and the admins'). */
+  readonly allowedGroups: () => readonly string[];
+}
+
+/**
+ * Token check in front of a tenant's model endpoints (APIs, not browsers): an oauth2-proxy that
+ * accepts only requests with a Keycloak ID token of the `kubernetes` client (what `kubectl
+ * oidc-login get-token` prints) whose `groups` claim names an allowed group, and answers 401
+ * otherwise; no login redirects, no cookies. It runs in a platform namespace, so the tenant (who
+ * may change anything in its own namespace) cannot loosen it. Keys are fetched from Keycloak over
+ * the cluster network.
+ */
+export class TokenGate extends Construct {
+  readonly name: string;
+  /** ForwardAuth URL (oauth2-proxy's auth endpoint). */
+  readonly address: string;
+  readonly podSelector: Readonly<Record<string, string>>;
+
+  constructor(scope: Construct, id: string, props: TokenGateProps) {
+    super(scope, id);
+    const ctx = PlatformContext.of(this);
+    this.name = `gate-${props.tenant}`;
+    const ns = props.namespace;
+    this.address = `http://${this.name}.${ns}.svc.cluster.local:${PORT}/oauth2/auth`;
+    this.podSelector = { 'app.kubernetes.io/name': 'oauth2-proxy', [`${MLPLAT_PREFIX}/guards`]: `models-of-${props.tenant}` };
+    // oauth2-proxy insists on a client secret and a cookie secret even when it only verifies
+    // bearer tokens; both are random and used for nothing else.
+    const secret = props.credentials.secret(ns, `${this.name}-secrets`, { CLIENT_SECRET: { generate: 32 }, COOKIE_SECRET: { generate: 32 } });
+    const realm = props.provider.internalIssuerUrl;
+    const args = (): string[] => {
+      const groups = [...props.allowedGroups()];
+      if (groups.length === 0) throw new Error(`the token gate of tenant ${props.tenant} lets no group in`);
+      return [
+        '--provider=keycloak-oidc',
+        `--client-id=${KUBERNETES_CLIENT_ID}`,
+        `--oidc-issuer-url=${props.provider.issuerUrl}`,
+        '--skip-oidc-discovery=true',
+        `--login-url=${props.provider.issuerUrl}/protocol/openid-connect/auth`,
+        `--redeem-url=${realm}/protocol/openid-connect/token`,
+        `--oidc-jwks-url=${realm}/protocol/openid-connect/certs`,
+        // Any valid bearer token is a session; without one the answer is 401, never a redirect.
+        '--skip-jwt-bearer-tokens=true',
+        '--bearer-token-login-fallback=false',
+        '--email-domain=*',
+        ...groups.map((g) => `--allowed-group=${g}`),
+        '--upstream=static://202',
+        '--reverse-proxy=true',
+        '--set-xauthrequest=true',
+        `--http-address=0.0.0.0:${PORT}`,
+        `--metrics-address=0.0.0.0:${METRICS_PORT}`,
+      ];
+    };
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: this.name, namespace: ns }, automountServiceAccountToken: false });
+    new k8s.KubeDeployment(this, 'Resource', {
+      metadata: { name: this.name, namespace: ns },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { ...this.podSelector } },
+        template: {
+          metadata: { labels: { ...this.podSelector } },
+          spec: hardenedPod({
+            serviceAccountName: this.name,
+            containers: [
+              hardenedContainer({
+                name: 'oauth2-proxy',
+                image: ctx.image(ctx.versions.images.oauth2Proxy),
+                args: Lazy.any({ produce: args }) as unknown as string[],
+                env: [secretEnv('OAUTH2_PROXY_CLIENT_SECRET', secret, 'CLIENT_SECRET'), secretEnv('OAUTH2_PROXY_COOKIE_SECRET', secret, 'COOKIE_SECRET')],
+                ports: [
+                  { name: 'http', containerPort: PORT },
+                  { name: 'metrics', containerPort: METRICS_PORT },
+                ],
+                readinessProbe: { httpGet: { path: '/ready', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10 },
+                livenessProbe: { httpGet: { path: '/ping', port: k8s.IntOrString.fromString('http') }, periodSeconds: 20 },
+                resources: resources({ cpu: '10m', memory: '32Mi' }, { memory: '128Mi' }),
+              }),
+            ],
+          }),
+        },
+      },
+    });
+    new k8s.KubeService(this, 'Service', {
+      metadata: { name: this.name, namespace: ns },
+      spec: {
+        selector: { ...this.podSelector },
+        ports: [
+          { name: 'http', port: PORT, targetPort: k8s.IntOrString.fromString('http') },
+          { name: 'metrics', port: METRICS_PORT, targetPort: k8s.IntOrString.fromString('metrics') },
+        ],
+      },
+    });
+  }
+}
