@@ -17,6 +17,7 @@ export const PLATFORM_NAMESPACES = [
   'traefik',
   'keycloak',
   'portal',
+  'grafana',
   'monitoring',
   'logging',
   'storage',

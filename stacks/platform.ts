@@ -13,6 +13,13 @@ import { Traefik, TraefikOptions } from '../constructs/edge/traefik';
 import { ExposeOptions, WebUi } from '../constructs/edge/types';
 import { Keycloak, KEYCLOAK_APP, KeycloakOptions } from '../constructs/identity/keycloak';
 import { KubernetesAccess } from '../constructs/identity/kubernetes-access';
+import { Alloy } from '../constructs/observability/alloy';
+import { Grafana, GRAFANA_APP, GrafanaOptions } from '../constructs/observability/grafana';
+import { Loki, LokiOptions } from '../constructs/observability/loki';
+import { Monitoring, MonitoringOptions } from '../constructs/observability/prometheus';
+import { PlatformRules, PlatformRulesOptions } from '../constructs/observability/rules';
+import { IMetricsSource } from '../constructs/observability/types';
+import { SsoGate } from '../constructs/edge/sso-gate';
 import { StartPage } from '../constructs/portal/start-page';
 import { InferenceEndpoint, ModelFormat, ModelSource } from '../constructs/serving/endpoint';
 import { ModelServing } from '../constructs/serving/serving';
@@ -28,6 +35,10 @@ import { MlflowServer, MlflowServerOptions } from '../constructs/tracking/mlflow
 /** Apply order of the components: what others depend on comes first. */
 export const COMPONENT_ORDER = {
   gpu: 10,
+  // Creates namespace `grafana`, where kube-prometheus-stack puts its dashboards.
+  grafana: 11,
+  // Before everything it scrapes: PodMonitors of other components land in their own files.
+  monitoring: 12,
   tenancy: 15,
   tenants: 20,
   certManager: 25,
@@ -39,6 +50,7 @@ export const COMPONENT_ORDER = {
   datasetCache: 45,
   portal: 50,
   serving: 55,
+  logs: 57,
   // Last: its Roles live in the namespaces of every component before it. Workloads wait for
   // their Secrets (the kubelet retries) until its Job has run.
   credentials: 90,
@@ -114,6 +126,17 @@ export class MlPlatform extends Construct {
       const { kind, ...rest } = s.storage;
       platform.enableStorage(kind === 'minio' ? { kind, ...(rest as MinioStoreOptions) } : { kind, ...(rest as CephStoreOptions) });
     }
+    if (s.observability) {
+      const o = s.observability;
+      platform.enableMonitoring({
+        retention: o.metrics.retention,
+        size: o.metrics.size,
+        storageClass: o.metrics.storageClass,
+        alertmanager: { replicas: o.alertmanager.replicas, size: o.alertmanager.size },
+        controlPlaneTargets: o.controlPlaneTargets,
+        alerts: o.alerts,
+      });
+    }
     if (s.sso) {
       platform.enableSso(s.sso);
       if (s.ingress) platform.enableStartPage();
@@ -136,6 +159,10 @@ export class MlPlatform extends Construct {
       });
       // A pool listed with 0 GPUs is not granted.
       for (const [pool, gpus] of Object.entries(t.quota.gpus)) if (gpus > 0) tenant.grantGpus(platform.gpu.pool(pool), gpus);
+    }
+    if (s.observability) {
+      platform.enableLogs({ retention: s.observability.logs.retention, size: s.observability.logs.size, storageClass: s.observability.logs.storageClass });
+      platform.enableGrafana(s.observability.grafana);
     }
     if (s.serving) {
       platform.enableServing();
@@ -172,6 +199,11 @@ export class MlPlatform extends Construct {
   private kubernetesAccess?: KubernetesAccess;
   private startPage?: StartPage;
   private modelServing?: ModelServing;
+  private monitoringStack?: Monitoring;
+  private grafanaServer?: Grafana;
+  private logStack?: { readonly loki: Loki; readonly alloy: Alloy };
+  /** Components with metrics, scraped once monitoring is enabled (in any order). */
+  private readonly metricsSources: Array<IMetricsSource & Construct> = [];
   /** Apps waiting for the ingress and the identity provider to be routed. */
   private readonly pendingRoutes: Array<{ readonly scope: Construct; readonly options: ExposeOptions }> = [];
 
@@ -243,6 +275,8 @@ export class MlPlatform extends Construct {
     const ingressChart = new ComponentChart(this, 'Ingress', { name: 'traefik', component: 'edge', order: COMPONENT_ORDER.ingress });
     const traefik = new Traefik(ingressChart, 'Traefik', { ...traefikOptions, tls, routedNamespaces: () => this.edge?.router.routes.map((r) => r.namespace) ?? [] });
     const certManager = new CertManager(certChart, 'CertManager', { tls, ingressClassName: traefik.ingressClassName });
+    this.observe(traefik);
+    this.observe(certManager);
     const router = new IngressRouter({ traefikNamespace: traefik.namespace, entryPoint: traefik.entryPoint, certificates: certManager, credentials: () => this.credentials });
     this.edge = { certManager, traefik, router };
     if (this.keycloak) router.useIdentityProvider(this.keycloak);
@@ -262,11 +296,14 @@ export class MlPlatform extends Construct {
     const chart = new ComponentChart(this, 'Identity', { name: 'keycloak', component: 'identity', order: COMPONENT_ORDER.identity });
     const keycloak = new Keycloak(chart, 'Keycloak', { ...keycloakOptions, credentials: this.credentials, database });
     this.keycloak = keycloak;
+    this.observe(keycloak);
     this.kubernetesAccess = new KubernetesAccess(chart, 'KubernetesAccess', {
       provider: keycloak,
       apiServer: kubernetesApiServer,
       privateCa: () => this.edge?.certManager.tls.mode === 'selfSigned',
     });
+    // A start page made before sso gets its kubectl section now.
+    this.startPage?.setKubernetesAccess({ issuerUrl: this.kubernetesAccess.issuerUrl, clientId: this.kubernetesAccess.clientId });
     for (const t of this.tenantList) this.connectSso(t);
     this.edge?.router.useIdentityProvider(keycloak);
     // Keycloak is its own login; its pages set their own framing rules.
@@ -274,6 +311,8 @@ export class MlPlatform extends Construct {
       app: KEYCLOAK_APP,
       ...webUi(keycloak),
       auth: { kind: 'native' },
+      // The master realm and the admin console: platform admins only (then Keycloak's own login).
+      adminPaths: ['/admin/', '/realms/master/'],
       ownFrameOptions: true,
       title: 'Keycloak',
       purpose: 'Single sign-on: your account, password and sessions',
@@ -296,6 +335,88 @@ export class MlPlatform extends Construct {
     if (this.kubernetesAccess) page.setKubernetesAccess({ issuerUrl: this.kubernetesAccess.issuerUrl, clientId: this.kubernetesAccess.clientId });
     this.route(page, { app: 'home', ...webUi(page), auth: { kind: 'forwardAuth' }, title: 'Start page', purpose: 'This page: every app of the platform, the tenants and their GPUs' });
     return page;
+  }
+
+  /** Prometheus, Alertmanager, node-exporter and kube-state-metrics, when enabled. */
+  get monitoring(): Monitoring | undefined {
+    return this.monitoringStack;
+  }
+
+  /** Loki and Alloy, when enabled. */
+  get logs(): { readonly loki: Loki; readonly alloy: Alloy } | undefined {
+    return this.logStack;
+  }
+
+  /**
+   * kube-prometheus-stack with every PodMonitor, ServiceMonitor and rule of the platform picked
+   * up; each component with metrics gets a PodMonitor in its own file.
+   */
+  enableMonitoring(options: MonitoringOptions & { readonly alerts?: PlatformRulesOptions } = {}): Monitoring {
+    if (this.monitoringStack) throw new Error('monitoring is enabled twice');
+    const { alerts, ...monitoringOptions } = options;
+    const chart = new ComponentChart(this, 'Monitoring', { name: 'monitoring', component: 'observability', order: COMPONENT_ORDER.monitoring });
+    this.monitoringStack = new Monitoring(chart, 'Monitoring', monitoringOptions);
+    // GPU, platform and tenant alerts (GPU rules need the DCGM exporter's metrics).
+    new PlatformRules(chart, 'Rules', { ...alerts, gpus: this.gpu.dcgmExporter ? this.gpu : undefined });
+    for (const source of this.metricsSources) this.monitoringStack.addSource(source);
+    if (this.objectStore instanceof CephStore) this.objectStore.enableMonitoring();
+    return this.monitoringStack;
+  }
+
+  /** Loki (logs in the platform bucket `logs`) and Alloy on every node, GPU pools included. */
+  enableLogs(options: LokiOptions = {}): { readonly loki: Loki; readonly alloy: Alloy } {
+    if (this.logStack) throw new Error('logs are enabled twice');
+    const store = this.objectStore;
+    if (!store) throw new Error('logs are stored in the object store (bucket "logs"): enable storage first');
+    const chart = new ComponentChart(this, 'Logs', { name: 'logs', component: 'observability', order: COMPONENT_ORDER.logs });
+    const loki = new Loki(chart, 'Loki', { ...options, store });
+    const alloy = new Alloy(chart, 'Alloy', { logs: loki, gpus: this.gpu });
+    this.logStack = { loki, alloy };
+    this.observe(loki);
+    this.observe(alloy);
+    return this.logStack;
+  }
+
+  /** Grafana, when enabled. */
+  get grafana(): Grafana | undefined {
+    return this.grafanaServer;
+  }
+
+  /**
+   * Grafana with Keycloak login only (roles from the platform's role groups), Prometheus, Loki
+   * and Alertmanager provisioned, and mlplat's dashboards; routed at `grafana.<domain>`.
+   */
+  enableGrafana(options: GrafanaOptions = {}): Grafana {
+    if (this.grafanaServer) throw new Error('grafana is enabled twice');
+    const metrics = this.monitoringStack;
+    if (!metrics) throw new Error('grafana shows the platform\'s metrics: enable monitoring first');
+    if (!this.keycloak) throw new Error('grafana logs users in through Keycloak only: enable sso first');
+    const chart = new ComponentChart(this, 'Grafana', { name: 'grafana', component: 'observability', order: COMPONENT_ORDER.grafana });
+    const grafana = new Grafana(chart, 'Grafana', {
+      ...options,
+      provider: this.keycloak,
+      credentials: this.credentials,
+      metrics,
+      logs: this.logStack?.loki,
+      dependsOn: [metrics.release],
+    });
+    this.grafanaServer = grafana;
+    if (this.objectStore) grafana.showObjectStore(this.objectStore);
+    if (this.trackingServer) grafana.showTrackingServer({ kind: this.trackingServer instanceof MlflowServer ? 'mlflow' : 'clearml', namespace: this.trackingServer.namespace });
+    this.route(grafana, {
+      app: GRAFANA_APP,
+      ...webUi(grafana.webUi),
+      auth: { kind: 'native' },
+      title: 'Grafana',
+      purpose: 'Dashboards: GPU use per pool and tenant, tenant workloads, platform health, logs',
+    });
+    return grafana;
+  }
+
+  /** Scrapes `source` once monitoring exists. */
+  private observe(source: IMetricsSource & Construct): void {
+    this.metricsSources.push(source);
+    this.monitoringStack?.addSource(source);
   }
 
   /** Model serving (KServe), when enabled. */
@@ -379,7 +500,11 @@ export class MlPlatform extends Construct {
   private flushRoutes(): void {
     const router = this.edge?.router;
     if (!router || !this.keycloak) return;
-    for (const { scope, options } of this.pendingRoutes.splice(0)) router.expose(scope, 'Route', options);
+    for (const { scope, options } of this.pendingRoutes.splice(0)) {
+      router.expose(scope, 'Route', options);
+      // The SSO gate of a route has metrics too.
+      for (const c of scope.node.findChild('Route').node.findAll()) if (c instanceof SsoGate) this.observe(c);
+    }
   }
 
   /** Object storage (MinIO or Ceph) with the platform buckets and a bucket per tenant. */
@@ -392,6 +517,8 @@ export class MlPlatform extends Construct {
       : new CephStore(chart, 'Ceph', { ...(rest as CephStoreOptions), credentials: this.credentials });
     this.objectStore = store;
     for (const t of this.tenantList) store.tenantBucket(t);
+    if (store instanceof CephStore && this.monitoringStack) store.enableMonitoring();
+    this.grafanaServer?.showObjectStore(store);
     if (store.webUi) {
       const title = kind === 'minio' ? 'MinIO console' : 'Ceph dashboard';
       // Admins only: the console logs in with storage credentials of its own.
@@ -412,6 +539,7 @@ export class MlPlatform extends Construct {
       if (!this.objectStore) throw new Error(`${component} needs the platform database, whose backups need storage: enable storage first`);
       const chart = new ComponentChart(this, 'Database', { name: 'database', component: 'database', order: COMPONENT_ORDER.database });
       this.postgres = new PlatformDatabase(chart, 'Postgres', { ...this.databaseOptions, credentials: this.credentials, store: this.objectStore });
+      this.observe(this.postgres);
     }
     return this.postgres;
   }
@@ -431,6 +559,7 @@ export class MlPlatform extends Construct {
     }
     if (this.cache && this.trackingServer instanceof ClearmlServer) this.trackingServer.useDatasetCache(this.cache);
     for (const t of this.tenantList) this.connectTracking(t);
+    this.grafanaServer?.showTrackingServer({ kind, namespace: this.trackingServer.namespace });
     this.route(this.trackingServer, {
       app: kind,
       ...this.trackingServer.webUi,

@@ -95,7 +95,8 @@ describe('mlplat synth', () => {
       '09-mlflow.yaml',
       '10-dataset-cache.yaml',
       '11-start-page.yaml',
-      '12-credentials.yaml',
+      '12-kserve.yaml',
+      '13-credentials.yaml',
       'access/authentication-config.yaml',
       'access/kubeconfig-research.yaml',
       'access/kubeconfig-serving.yaml',
@@ -105,6 +106,8 @@ describe('mlplat synth', () => {
       'after-operators/08-keycloak.yaml',
       'after-operators/09-mlflow.yaml',
       'after-operators/11-start-page.yaml',
+      // InferenceServices and the endpoints' routes need KServe's and Traefik's CRDs.
+      'after-operators/12-kserve.yaml',
       'after-operators/kustomization.yml',
       'kustomization.yml',
     ]);
@@ -117,7 +120,7 @@ describe('mlplat synth', () => {
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 150 objects in 19 files/);
+    assert.match(r.out, /synthesized acme: 174 objects in 21 files/);
     assert.match(r.out, /apply .*after-operators\/ once the operators of the first layer are ready/);
     assert.match(r.out, /access\/: authentication-config\.yaml, kubeconfig-research\.yaml, kubeconfig-serving\.yaml \(for the cluster's admins and users, not applied/);
   });
@@ -126,7 +129,7 @@ describe('mlplat synth', () => {
     const cwd = tmpDir();
     const r = cli(['synth'], cwd);
     assert.equal(r.code, 0, r.err);
-    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).filter((f) => f.endsWith('.yaml') && !f.startsWith('access/')).length, 19);
+    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).filter((f) => f.endsWith('.yaml') && !f.startsWith('access/')).length, 21);
     assert.ok(fs.existsSync(path.join(cwd, 'dist', 'acme', '.mlplat-output')));
   });
 

@@ -96,7 +96,12 @@ describe('outputFiles: two layers', () => {
     const first = parse(byName.get(KUSTOMIZATION_FILE)!.content);
     assert.equal(first.kind, 'Kustomization');
     assert.deepEqual(first.resources, files.filter((f) => f.count > 0 && !f.name.includes('/')).map((f) => f.name));
-    assert.deepEqual(parse(byName.get(`${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`)!.content).resources, ['04-cert-manager.yaml', '06-minio.yaml', '07-database.yaml', '08-keycloak.yaml', '09-mlflow.yaml', '11-start-page.yaml']);
+    assert.deepEqual(parse(byName.get(`${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`)!.content).resources, ['04-cert-manager.yaml', '06-minio.yaml', '07-database.yaml', '08-keycloak.yaml', '09-mlflow.yaml', '11-start-page.yaml', '12-kserve.yaml']);
+    // KServe's charts are in the first layer (its CRDs come from a chart release that provides
+    // serving.kserve.io); the InferenceServices and the endpoints' Traefik and cert-manager objects after it.
+    assert.deepEqual(kinds('12-kserve.yaml').filter((k) => k.startsWith('Helm')), ['HelmRepository', 'HelmRelease', 'HelmRelease', 'HelmRelease']);
+    assert.ok(!kinds('12-kserve.yaml').some((k) => ['InferenceService', 'IngressRoute', 'Middleware', 'Certificate'].includes(k)));
+    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/12-kserve.yaml`).sort(), ['Certificate', 'Certificate', 'InferenceService', 'InferenceService', 'IngressRoute', 'IngressRoute', 'Middleware', 'Middleware', 'Middleware', 'Middleware']);
     // Every object is written exactly once.
     const total = files.reduce((n, f) => n + f.count, 0);
     assert.equal(total, synthFile(ACME).objects.length);

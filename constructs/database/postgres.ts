@@ -5,6 +5,7 @@ import { PlatformContext } from '../../lib/context';
 import { platformNamespace } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
 import { ISecretRef } from '../credentials/types';
+import { IMetricsSource, ScrapeTarget } from '../observability/types';
 import { IObjectStore, ServiceEndpoint, serviceEndpoint } from '../storage/types';
 
 export const CNPG_API = 'postgresql.cnpg.io/v1';
@@ -81,7 +82,7 @@ export interface IPostgres {
  * Keycloak). Each database has its own login role, managed declaratively by the operator from a
  * generated password, and base backups plus the WAL archive go to the platform object store.
  */
-export class PlatformDatabase extends Construct implements IPostgres {
+export class PlatformDatabase extends Construct implements IPostgres, IMetricsSource {
   readonly namespace = DATABASES_NAMESPACE;
   readonly clusterName = CLUSTER_NAME;
   readonly instances: number;
@@ -185,6 +186,24 @@ export class PlatformDatabase extends Construct implements IPostgres {
         data: { compression: 'gzip' },
       },
     };
+  }
+
+  /**
+   * The instances' exporter (port `metrics`, 9187), as CloudNativePG's docs advise: a PodMonitor
+   * of our own (the operator-made one, `spec.monitoring.enablePodMonitor`, is deprecated). The
+   * labels are those the operator puts on instance pods (pkg/specs/pods.go, v1.30).
+   */
+  get scrapeTargets(): readonly ScrapeTarget[] {
+    return [
+      {
+        name: CLUSTER_NAME,
+        namespace: DATABASES_NAMESPACE,
+        podSelector: { 'cnpg.io/cluster': CLUSTER_NAME, 'cnpg.io/podRole': 'instance' },
+        port: 'metrics',
+        path: '/metrics',
+        component: 'postgres',
+      },
+    ];
   }
 
   get databaseList(): readonly IDatabase[] {

@@ -3,11 +3,13 @@ import { Construct } from 'constructs';
 import { ChartRelease } from '../../lib/chart-release';
 import { PlatformContext } from '../../lib/context';
 import { platformNamespace } from '../../lib/workload';
+import { IMetricsSource, ScrapeTarget } from '../observability/types';
 
 export const CERT_MANAGER_NAMESPACE = 'cert-manager';
 const CERT_MANAGER_API = 'cert-manager.io/v1';
 /** Let's Encrypt production directory. */
 export const LETSENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
+const RELEASE = 'cert-manager';
 
 /** How the platform's hosts get certificates (`spec.tls`). */
 export type TlsMode =
@@ -22,6 +24,8 @@ export type TlsMode =
 export interface CertManagerValues {
   /** The chart ships its CRDs as templates: installed only when enabled, kept on uninstall. */
   readonly crds: { readonly enabled: boolean; readonly keep: boolean };
+  /** Aggregation of cert-manager's roles into `edit`/`admin`/`view` (which tenants hold). */
+  readonly global: { readonly rbac: { readonly aggregateClusterRoles: boolean } };
   readonly prometheus: { readonly enabled: boolean };
   /** Pulled through the platform's mirror when one is set. */
   readonly imageRegistry?: string;
@@ -49,11 +53,34 @@ export interface ICertificateIssuer {
  * gets an explicit `Certificate` (`certificate()`). With `selfSigned`, every issued Secret carries
  * the CA as `ca.crt`; clients trust `cert-manager/mlplat-ca` (docs/edge.md).
  */
-export class CertManager extends Construct implements ICertificateIssuer {
+export class CertManager extends Construct implements ICertificateIssuer, IMetricsSource {
   readonly tls: TlsMode;
   readonly release: ChartRelease<CertManagerValues>;
   /** ClusterIssuer that signs host certificates, unless the client brings its own. */
   readonly issuerName: string | undefined;
+  /**
+   * The controller (certificate and ACME metrics), webhook and cainjector serve metrics on
+   * container port `http-metrics` (9402) with `prometheus.enabled`. mlplat scrapes them with
+   * PodMonitors of its own rather than the chart's ServiceMonitor, which Helm could not install
+   * before the monitoring release has put the CRD in place. Pod labels as the chart's
+   * deployment templates set them (v1.21.2). The controller's labels are honoured, as the
+   * chart's ServiceMonitor does it: `namespace` of a certificate series is the Certificate's.
+   */
+  readonly scrapeTargets: readonly ScrapeTarget[] = (
+    [
+      ['cert-manager', 'cert-manager', 'controller'],
+      ['cert-manager-webhook', 'webhook', 'webhook'],
+      ['cert-manager-cainjector', 'cainjector', 'cainjector'],
+    ] as const
+  ).map(([name, appName, component]) => ({
+    name,
+    namespace: CERT_MANAGER_NAMESPACE,
+    podSelector: { 'app.kubernetes.io/name': appName, 'app.kubernetes.io/instance': RELEASE, 'app.kubernetes.io/component': component },
+    port: 'http-metrics',
+    path: '/metrics',
+    component: name,
+    ...(component === 'controller' ? { honorLabels: true } : {}),
+  }));
 
   constructor(scope: Construct, id: string, props: CertManagerProps) {
     if (props.tls.mode === 'acme' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(props.tls.email)) {
@@ -65,11 +92,14 @@ export class CertManager extends Construct implements ICertificateIssuer {
     platformNamespace(this, 'Namespace', CERT_MANAGER_NAMESPACE, 'restricted');
     this.release = new ChartRelease<CertManagerValues>(this, 'Release', {
       chart: ctx.versions.charts.certManager,
-      releaseName: 'cert-manager',
+      releaseName: RELEASE,
       namespace: CERT_MANAGER_NAMESPACE,
       provides: ['cert-manager.io', 'acme.cert-manager.io'],
       values: {
         crds: { enabled: true, keep: true },
+        // Off: tenants (who hold `edit`) must not create Certificates or CertificateRequests
+        // against the platform's issuers, i.e. get any name signed by the CA clients trust.
+        global: { rbac: { aggregateClusterRoles: false } },
         prometheus: { enabled: true },
         ...(ctx.imageRegistry ? { imageRegistry: ctx.imageRegistry } : {}),
       },
@@ -87,6 +117,9 @@ export class CertManager extends Construct implements ICertificateIssuer {
         spec: {
           isCA: true,
           commonName: `${ctx.client} platform CA`,
+          // The CA signs names under the platform domain only (cert-manager's NameConstraints
+          // feature, on by default since v1.15): a leaked key cannot impersonate other sites.
+          nameConstraints: { critical: true, permitted: { dnsDomains: [ctx.domain] } },
           secretName: 'mlplat-ca',
           duration: '87600h',
           privateKey: { algorithm: 'ECDSA', size: 256 },

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { CredentialGenerator } from '../credentials/generator';
-import { IOidcProvider } from '../identity/types';
+import { IOidcProvider, PlatformRole } from '../identity/types';
 import { ICertificateIssuer } from './cert-manager';
 import { SsoGate } from './sso-gate';
 import { ExposeOptions, IIngressRouter, IRoute } from './types';
@@ -77,15 +77,15 @@ export class IngressRouter implements IIngressRouter {
     });
 
     const routes: Array<Record<string, unknown>> = [];
-    const appRoute = (middlewares: string[]) => ({
+    const appRoute = (middlewares: string[], paths?: readonly string[]) => ({
       kind: 'Rule',
-      match: `Host(\`${host}\`)`,
+      match: `Host(\`${host}\`)${paths ? ` && (${paths.map((p) => `PathPrefix(\`${p}\`)`).join(' || ')})` : ''}`,
       middlewares: middlewares.map((name) => ({ name })),
       services: [{ kind: 'Service', name: options.service.name, port: options.service.port }],
     });
-    if (options.auth.kind === 'forwardAuth') {
+    // An oauth2-proxy for this app: its login callback route, and the forwardAuth middleware.
+    const ssoGate = (roles: readonly PlatformRole[]): string => {
       if (!provider) throw new Error('unreachable: checked above');
-      const roles = options.auth.allowedRoles ?? (['admin', 'editor', 'viewer'] as const);
       // Read when the output is written: tenants added later are let in too.
       const allowedGroups = () => [...new Set(roles.flatMap((r) => provider.roleGroups[r]))];
       const gate = new SsoGate(c, 'Sso', { app: options.app, title: options.title, namespace: ns, host, provider, credentials: this.props.credentials(), allowedGroups });
@@ -100,6 +100,9 @@ export class IngressRouter implements IIngressRouter {
             // The entry point drops X-Forwarded-* a client sent; these are Traefik's own.
             trustForwardHeader: true,
             authResponseHeaders: ['X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Groups', 'X-Auth-Request-Preferred-Username'],
+            // The gate refreshes its session on a 202: Traefik passes that cookie (and its
+            // split parts) to the browser only when named here.
+            addAuthCookiesToResponse: ssoCookieNames(options.app),
             maxResponseBodySize: 65536,
           },
         },
@@ -111,8 +114,11 @@ export class IngressRouter implements IIngressRouter {
         middlewares: [{ name: headers }],
         services: [{ kind: 'Service', name: gate.service.name, port: gate.service.port }],
       });
-      routes.push(appRoute([headers, sso]));
       this.allowTraefik(c, 'AllowTraefikToSso', ns, `${options.app}-sso`, gate.podSelector, 4180);
+      return sso;
+    };
+    if (options.auth.kind === 'forwardAuth') {
+      routes.push(appRoute([headers, ssoGate(options.auth.allowedRoles ?? ['admin', 'editor', 'viewer'])]));
     } else if (options.auth.kind === 'token') {
       const token = `${options.app}-token`;
       new ApiObject(c, 'TokenAuth', {
@@ -130,6 +136,11 @@ export class IngressRouter implements IIngressRouter {
       });
       routes.push(appRoute([headers, token]));
     } else {
+      if (options.adminPaths?.length) {
+        if (!provider) throw new Error(`app "${options.app}" has admin paths behind SSO, which needs the identity provider: enable sso`);
+        // Only platform admins reach these paths at all (e.g. Keycloak's admin console).
+        routes.push(appRoute([headers, ssoGate(['admin'])], options.adminPaths));
+      }
       routes.push(appRoute([headers]));
     }
     new ApiObject(c, 'Resource', {
@@ -166,4 +177,10 @@ export class IngressRouter implements IIngressRouter {
       },
     });
   }
+}
+
+/** Session cookie names of an app's SSO gate: oauth2-proxy splits large cookies into `_0`, `_1`, … */
+export function ssoCookieNames(app: string): string[] {
+  const base = `_mlplat_${app.replace(/-/g, '_')}`;
+  return [base, ...[0, 1, 2, 3].map((i) => `${base}_${i}`)];
 }

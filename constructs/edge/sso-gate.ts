@@ -7,6 +7,7 @@ import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
 import { secretEnv } from '../credentials/types';
 import { IOidcProvider, OIDC_CLIENT_KEYS } from '../identity/types';
+import { IMetricsSource, ScrapeTarget } from '../observability/types';
 
 const PORT = 4180;
 const METRICS_PORT = 44180;
@@ -32,13 +33,15 @@ export interface SsoGateProps {
  * to it for the login callback. Token and key calls go to Keycloak over the cluster network, so
  * pods need neither a route to `auth.<domain>` nor the platform CA.
  */
-export class SsoGate extends Construct {
+export class SsoGate extends Construct implements IMetricsSource {
   readonly name: string;
   /** Named Service port (`http`). */
   readonly service: { readonly name: string; readonly port: string };
   /** ForwardAuth URL Traefik calls. */
   readonly address: string;
   readonly podSelector: Readonly<Record<string, string>>;
+  /** oauth2-proxy's own metrics (requests, auth outcomes) on `--metrics-address`. */
+  readonly scrapeTargets: readonly ScrapeTarget[];
 
   constructor(scope: Construct, id: string, props: SsoGateProps) {
     super(scope, id);
@@ -48,6 +51,7 @@ export class SsoGate extends Construct {
     this.service = { name: this.name, port: 'http' };
     this.address = `http://${this.name}.${ns}.svc.cluster.local:${PORT}/`;
     this.podSelector = { 'app.kubernetes.io/name': 'oauth2-proxy', [`${MLPLAT_PREFIX}/guards`]: props.app };
+    this.scrapeTargets = [{ name: this.name, namespace: ns, podSelector: this.podSelector, port: 'metrics', path: '/metrics', component: 'sso-gate' }];
 
     const client = props.provider.addClient({
       clientId: props.app,
@@ -56,7 +60,8 @@ export class SsoGate extends Construct {
       redirectUris: [`https://${props.host}/oauth2/callback`],
       postLogoutRedirectUris: [`https://${props.host}/`],
     });
-    // 32 random characters: an AES-256 key as oauth2-proxy reads it.
+    // 32 random characters (oauth2-proxy accepts a 16, 24 or 32 byte secret; it base64-decodes
+    // this one to 24 bytes: AES-192).
     const cookie = props.credentials.secret(ns, `${this.name}-cookie`, { COOKIE_SECRET: { generate: 32 } });
     const realm = props.provider.internalIssuerUrl;
     const groups = (): string[] => {

@@ -3,12 +3,14 @@ import { Construct } from 'constructs';
 import { ChartRelease } from '../../lib/chart-release';
 import { PlatformContext } from '../../lib/context';
 import { platformNamespace } from '../../lib/workload';
+import { IMetricsSource, ScrapeTarget } from '../observability/types';
 import { TlsMode } from './cert-manager';
 
 export const TRAEFIK_NAMESPACE = 'traefik';
 export const INGRESS_CLASS = 'traefik';
 /** Label cert-manager puts on its HTTP-01 solver Ingresses (pkg/issuer/acme/http). */
 export const ACME_SOLVER_LABEL = 'acme.cert-manager.io/http01-solver';
+const RELEASE = 'traefik';
 
 /**
  * Typed subset of the traefik chart's values (chart 41.3.0, traefik/values.yaml; its
@@ -25,7 +27,7 @@ export interface TraefikValues {
       readonly allowACMEByPass: boolean;
       readonly nodePort?: number;
     };
-    readonly websecure: { readonly nodePort?: number };
+    readonly websecure: { readonly nodePort?: number; readonly http: { readonly underscoreHeadersStrategy: 'keep' | 'delete' | 'reject' } };
   };
   readonly service: { readonly spec: { readonly type: 'LoadBalancer' | 'NodePort' } };
   readonly providers: {
@@ -75,7 +77,7 @@ export interface TraefikProps extends TraefikOptions {
  * Ingress provider is on only for ACME, whose HTTP-01 solver answers through an Ingress. With
  * `existingSecret`, the client's certificate is Traefik's default (TLSStore `default`).
  */
-export class Traefik extends Construct {
+export class Traefik extends Construct implements IMetricsSource {
   readonly namespace = TRAEFIK_NAMESPACE;
   readonly ingressClassName = INGRESS_CLASS;
   /** The https entry point of the chart, where every route is served. */
@@ -83,6 +85,25 @@ export class Traefik extends Construct {
   readonly serviceType: 'LoadBalancer' | 'NodePort';
   readonly replicas: number;
   readonly release: ChartRelease<TraefikValues>;
+  /**
+   * Traefik's pods serve Prometheus metrics on their `metrics` entry point (container port
+   * `metrics`, 9100, path `/metrics`), whatever the chart's metrics Service and ServiceMonitor
+   * switches say. mlplat scrapes them with a PodMonitor of its own rather than the chart's
+   * ServiceMonitor: the chart refuses to render one unless monitoring.coreos.com/v1 is already
+   * served (templates/servicemonitor.yaml), which would tie installing the ingress to the
+   * monitoring release. Pod labels: the chart's `traefik.labelselector` (release `traefik` in
+   * namespace `traefik`).
+   */
+  readonly scrapeTargets: readonly ScrapeTarget[] = [
+    {
+      name: 'traefik',
+      namespace: TRAEFIK_NAMESPACE,
+      podSelector: { 'app.kubernetes.io/name': 'traefik', 'app.kubernetes.io/instance': `${RELEASE}-${TRAEFIK_NAMESPACE}` },
+      port: 'metrics',
+      path: '/metrics',
+      component: 'traefik',
+    },
+  ];
 
   constructor(scope: Construct, id: string, props: TraefikProps) {
     const serviceType = props.serviceType ?? 'LoadBalancer';
@@ -100,7 +121,7 @@ export class Traefik extends Construct {
     platformNamespace(this, 'Namespace', TRAEFIK_NAMESPACE, 'restricted');
     this.release = new ChartRelease<TraefikValues>(this, 'Release', {
       chart: ctx.versions.charts.traefik,
-      releaseName: 'traefik',
+      releaseName: RELEASE,
       namespace: TRAEFIK_NAMESPACE,
       provides: ['traefik.io'],
       values: {
@@ -113,7 +134,12 @@ export class Traefik extends Construct {
             allowACMEByPass: acme,
             ...(props.nodePorts ? { nodePort: props.nodePorts.http } : {}),
           },
-          websecure: props.nodePorts ? { nodePort: props.nodePorts.https } : {},
+          websecure: {
+            ...(props.nodePorts ? { nodePort: props.nodePorts.https } : {}),
+            // `X_Auth_Request_User` would pass the exact-name header stripping of forwardAuth
+            // and look like the real header to some apps: drop such headers (v3.7.6+).
+            http: { underscoreHeadersStrategy: 'delete' },
+          },
         },
         service: { spec: { type: serviceType } },
         providers: {

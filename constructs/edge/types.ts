@@ -34,6 +34,12 @@ export interface ExposeOptions {
   readonly targetPort: number;
   readonly auth: RouteAuth;
   /**
+   * Path prefixes of a `native` app that only platform admins may reach, behind an SSO gate
+   * (e.g. Keycloak's admin console and master realm).
+   * @default - none
+   */
+  readonly adminPaths?: readonly string[];
+  /**
    * The app sets its own X-Frame-Options/CSP framing rules (e.g. Keycloak's login iframes), so
    * the route does not deny framing.
    * @default false

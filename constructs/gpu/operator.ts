@@ -111,7 +111,16 @@ export class GpuOperator extends Construct implements IGpuFleet {
         dcgmExporter: {
           enabled: this.dcgmExporter,
           ...repo('nvidia/k8s'),
-          serviceMonitor: { enabled: this.dcgmExporter, interval: '15s' },
+          serviceMonitor: {
+            enabled: this.dcgmExporter,
+            interval: '15s',
+            // Kept false: with true, a GPU's pod labels would replace the exporter's, and idle
+            // GPUs would carry namespace="gpu-operator". Rules read exported_namespace/_pod.
+            honorLabels: false,
+            // The exporter's host label changed name across releases (Hostname → hostname);
+            // rules and dashboards join on `node`, the exporter pod's node, instead.
+            relabelings: [{ sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node', action: 'replace' }],
+          },
         },
         'node-feature-discovery': {
           worker: {

@@ -10,6 +10,18 @@ export interface GpuOperatorToleration {
   readonly effect: 'NoSchedule' | 'NoExecute' | 'PreferNoSchedule';
 }
 
+/**
+ * A Prometheus relabeling rule (monitoring.coreos.com/v1 `RelabelConfig`); the operator copies
+ * `dcgmExporter.serviceMonitor.relabelings` into the ServiceMonitor it makes.
+ */
+export interface RelabelConfig {
+  readonly sourceLabels?: readonly string[];
+  readonly targetLabel?: string;
+  readonly action?: 'replace' | 'keep' | 'drop' | 'labelmap' | 'labeldrop' | 'labelkeep';
+  readonly regex?: string;
+  readonly replacement?: string;
+}
+
 /** An operand with an image: `<repository>/<image>:<version>` in the chart. */
 export interface OperandImage {
   readonly repository?: string;
@@ -33,7 +45,13 @@ export interface GpuOperatorValues {
   readonly gfd?: OperandImage;
   readonly dcgmExporter: OperandImage & {
     readonly enabled: boolean;
-    readonly serviceMonitor: { readonly enabled: boolean; readonly interval?: string };
+    readonly serviceMonitor: {
+      readonly enabled: boolean;
+      readonly interval?: string;
+      /** false: the GPU's pod/namespace/container arrive as `exported_*`, the exporter's own as target labels. */
+      readonly honorLabels?: boolean;
+      readonly relabelings?: readonly RelabelConfig[];
+    };
   };
   readonly 'node-feature-discovery': {
     readonly worker: { readonly tolerations: readonly GpuOperatorToleration[] };

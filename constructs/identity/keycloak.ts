@@ -11,6 +11,7 @@ import { hardenedContainer, hardenedPod, platformNamespace, resources } from '..
 import { CredentialGenerator } from '../credentials/generator';
 import { ISecretRef, secretEnv } from '../credentials/types';
 import { IDatabase, IPostgres } from '../database/postgres';
+import { IMetricsSource, ScrapeTarget } from '../observability/types';
 import { serviceEndpoint, ServiceEndpoint } from '../storage/types';
 import { ITenant } from '../tenancy/tenant';
 import { GROUPS_CLAIM, IOidcClient, IOidcProvider, OIDC_CLIENT_KEYS, OidcClientOptions, PlatformRole } from './types';
@@ -79,7 +80,7 @@ interface RealmClient {
  * membership and session. Every secret (bootstrap admin, client secrets) is generated in the
  * cluster; the realm file names them as `$(env:...)` only.
  */
-export class Keycloak extends Construct implements IOidcProvider {
+export class Keycloak extends Construct implements IOidcProvider, IMetricsSource {
   readonly namespace = KEYCLOAK_NAMESPACE;
   readonly realm: string;
   readonly issuerUrl: string;
@@ -117,6 +118,8 @@ export class Keycloak extends Construct implements IOidcProvider {
       viewer: [...(props.viewerGroups ?? [])],
     };
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(this.realm) || this.realm.length > 63) throw new Error(`sso realm "${this.realm}" must be a DNS label`);
+    // The realm Job would rewrite Keycloak's administration realm and map groups to its admin role.
+    if (this.realm === 'master') throw new Error('sso realm "master" is Keycloak\'s administration realm: choose the client\'s own realm');
     const seen = new Map<string, PlatformRole>();
     for (const [role, groups] of Object.entries(this.roleGroupLists) as Array<[PlatformRole, string[]]>) {
       for (const g of groups) {
@@ -149,6 +152,11 @@ export class Keycloak extends Construct implements IOidcProvider {
 
     this.server();
     this.realmJob();
+  }
+
+  /** Keycloak's metrics (KC_METRICS_ENABLED) on the management port, next to the health checks. */
+  get scrapeTargets(): readonly ScrapeTarget[] {
+    return [{ name: NAME, namespace: KEYCLOAK_NAMESPACE, podSelector: this.podSelector, port: this.service.managementPort, path: '/metrics', component: 'keycloak' }];
   }
 
   get roleGroups(): Readonly<Record<PlatformRole, readonly string[]>> {
@@ -434,7 +442,7 @@ export class Keycloak extends Construct implements IOidcProvider {
 
 /** Group names are top-level realm groups, carried in tokens as written. */
 function checkGroup(name: string): void {
-  if (!/^[^/\s]+$/.test(name) || name.length > 255) throw new Error(`sso group "${name}" must be a name without "/" or spaces`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.length > 255) throw new Error(`sso group "${name}" must be letters, digits, ".", "_" and "-", starting with a letter or digit`);
 }
 
 /** Environment variable the realm Job passes a client's secret in. */

@@ -26,7 +26,7 @@ export interface KubernetesAccessProps {
 /**
  * Kubernetes API login through the platform's identity provider: the public client
  * `kubernetes`, the API server's structured authentication config
- * (`access/authentication-config.yaml`, `apiserver.config.k8s.io/v1`, Kubernetes ≥ 1.30) that
+ * (`access/authentication-config.yaml`, `apiserver.config.k8s.io/v1`, Kubernetes ≥ 1.34) that
  * maps `preferred_username` and the `groups` claim with the platform's group prefix (the same
  * names tenant RBAC binds), and one kubeconfig per tenant (`access/kubeconfig-<tenant>.yaml`)
  * that logs in with kubectl's oidc-login plugin. Both are files for the client's cluster admins,
@@ -80,7 +80,8 @@ export class KubernetesAccess extends Construct {
       : [];
     return [
       `# Written by mlplat for ${this.ctx.client}: OIDC login to the Kubernetes API through ${this.issuerUrl}.`,
-      '# Pass it to kube-apiserver with --authentication-config=<this file> (Kubernetes >= 1.30; see',
+      '# Pass it to kube-apiserver with --authentication-config=<this file> (Kubernetes >= 1.34; for',
+      '# 1.30-1.33 write apiVersion apiserver.config.k8s.io/v1beta1, same fields; see',
       '# docs/identity.md). Usernames become "<prefix><preferred_username>", groups "<prefix><group>":',
       `# the prefix "${this.ctx.groupPrefix}" is spec.access.groupPrefix, which tenant RoleBindings use too.`,
       ...ca,

@@ -146,7 +146,9 @@ export interface ILogStore extends ILogs {
  * `logs` with credentials of its own S3 user, read from the granted Secret as environment
  * variables (Loki's AWS SDK picks them up; no key is ever in the values). The compactor deletes
  * logs older than the retention. Loki runs with authentication off, as one Loki tenant: mlplat
- * tenants are a label on every stream (set by the shipper), and NetworkPolicies guard the API.
+ * tenants are a label on every stream (set by the shipper). Tenant pods cannot reach it: their
+ * egress goes only to namespaces labelled `mlplat.io/reachable-from-tenants`, which the monitoring
+ * namespace must never be (it would expose every tenant's logs).
  */
 export class Loki extends Construct implements ILogStore, IMetricsSource {
   readonly namespace = MONITORING_NAMESPACE;

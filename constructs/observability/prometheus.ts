@@ -86,7 +86,8 @@ export interface MonitoringOptions {
   readonly size?: string;
   /**
    * Prometheus deletes the oldest blocks beyond this size (Prometheus bytes: `45GiB`), whatever
-   * `retention` says; it must stay below `size`, which also holds the write-ahead log.
+   * `retention` says; it must stay below `size`, which also holds the write-ahead log. `0` turns
+   * the size limit off (the volume may then fill up).
    * @default - 90 % of `size`, e.g. `45GiB` for `50Gi`
    */
   readonly retentionSize?: string;
@@ -121,6 +122,7 @@ export interface MonitoringOptions {
 }
 
 export interface MonitoringProps extends MonitoringOptions {}
+
 
 /** Container resources as chart values (plain strings: chart values are not Kubernetes objects). */
 export interface ChartResourceValues {
@@ -343,7 +345,7 @@ export class Monitoring extends Construct implements IMetrics {
 
   /** Scrapes every target of `source`, with the PodMonitors in `scope` (by default the source itself). */
   addSource(source: IMetricsSource & Construct, scope: Construct = source): void {
-    for (const target of source.scrapeTargets) this.scrape(scope, target);
+    for (const target of source.scrapeTargets as readonly ScrapeTarget[]) this.scrape(scope, target);
   }
 
   /**
@@ -368,6 +370,7 @@ export class Monitoring extends Construct implements IMetrics {
           {
             port: target.port,
             path: target.path ?? '/metrics',
+            ...(target.honorLabels ? { honorLabels: true } : {}),
             ...(target.bearerToken
               ? { authorization: { type: 'Bearer', credentials: { name: target.bearerToken.name, key: target.bearerToken.key } } }
               : {}),
@@ -396,9 +399,11 @@ function validate(v: { retention: string; size: string; retentionSize: string; a
   }
   const sizeBytes = quantityBytes(v.size);
   if (sizeBytes === undefined) throw new Error(`monitoring size "${v.size}" must be a Kubernetes quantity such as 50Gi`);
+  // Below that, 90 % leaves no room for a single compacted block next to the write-ahead log.
+  if (sizeBytes < 2 ** 30) throw new Error(`monitoring size "${v.size}" must be at least 1Gi`);
   const keepBytes = BYTE_SIZE.test(v.retentionSize) ? prometheusBytes(v.retentionSize) : undefined;
-  if (keepBytes === undefined || keepBytes === 0) {
-    throw new Error(`monitoring retentionSize "${v.retentionSize}" must be a Prometheus byte size such as 45GiB`);
+  if (keepBytes === undefined) {
+    throw new Error(`monitoring retentionSize "${v.retentionSize}" must be a Prometheus byte size such as 45GiB (or 0: no size limit)`);
   }
   if (keepBytes >= sizeBytes) {
     throw new Error(`monitoring retentionSize "${v.retentionSize}" must be smaller than size "${v.size}": the volume also holds the write-ahead log`);

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { PLATFORM_NAMESPACES } from '../../lib/naming';
 import { IGpuFleet } from '../gpu/operator';
 import { POOL_LABEL } from '../gpu/pool';
-import { GRAFANA_NAMESPACE, MONITORING_NAMESPACE } from './types';
+import { MONITORING_NAMESPACE } from './types';
 
 /**
  * The platform's alerting and recording rules (one PrometheusRule, `monitoring/mlplat-rules`).
@@ -142,7 +142,7 @@ export interface PlatformRulesProps extends PlatformRulesOptions {
   readonly gpus?: IGpuFleet;
   /**
    * Namespaces whose scrape targets, workloads, volumes and certificates are the platform's.
-   * @default - every namespace reserved for the platform (PLATFORM_NAMESPACES) and Grafana's
+   * @default - every namespace reserved for the platform (PLATFORM_NAMESPACES)
    */
   readonly namespaces?: readonly string[];
 }
@@ -185,7 +185,7 @@ export class PlatformRules extends Construct {
     if (unknown.length > 0) {
       throw new Error(`PlatformRules: exclude names unknown alerts ${unknown.map((a) => `"${a}"`).join(', ')} (valid: ${ALL_ALERTS.join(', ')})`);
     }
-    const namespaces = props.namespaces ?? [...PLATFORM_NAMESPACES, GRAFANA_NAMESPACE];
+    const namespaces = props.namespaces ?? PLATFORM_NAMESPACES;
     if (namespaces.length === 0) throw new Error('PlatformRules: namespaces must name at least one namespace');
     const badNs = namespaces.filter((n) => !DNS_LABEL.test(n));
     if (badNs.length > 0) throw new Error(`PlatformRules: namespaces ${badNs.map((n) => `"${n}"`).join(', ')} are not namespace names`);
@@ -195,19 +195,16 @@ export class PlatformRules extends Construct {
     }
     const percent = (name: keyof RuleSettings, value: number | undefined, def: number): number => {
       const v = value ?? def;
-      if (!(v > 0 && v <= 100)) throw new Error(`PlatformRules: ${name} must be a percentage in (0, 100] (got ${v})`);
+      // 100 % could never be exceeded (the alert would be dead), 0 % would always be.
+      if (!(v > 0 && v < 100)) throw new Error(`PlatformRules: ${name} must be a percentage between 0 and 100, exclusive (got ${v})`);
       return v;
     };
     const temperature = props.gpuTemperatureCelsius ?? 85;
     if (!(temperature > 0 && temperature < 150)) throw new Error(`PlatformRules: gpuTemperatureCelsius must be in (0, 150) °C (got ${temperature})`);
     const expiryDays = props.certificateExpiryDays ?? 14;
     if (!(Number.isInteger(expiryDays) && expiryDays >= 1)) throw new Error(`PlatformRules: certificateExpiryDays must be a whole number ≥ 1 (got ${expiryDays})`);
-    super(scope, id);
-
-    this.exclude = [...(props.exclude ?? [])];
-    this.namespaces = [...new Set(namespaces)].sort();
-    this.gpus = props.gpus;
-    this.settings = {
+    // Checked before the construct joins the tree, so refused options leave no trace.
+    const settings: RuleSettings = {
       gpuIdleFor: idleFor,
       gpuIdleBelowPercent: percent('gpuIdleBelowPercent', props.gpuIdleBelowPercent, 1),
       gpuTemperatureCelsius: temperature,
@@ -216,6 +213,12 @@ export class PlatformRules extends Construct {
       volumeFullPercent: percent('volumeFullPercent', props.volumeFullPercent, 85),
       certificateExpiryDays: expiryDays,
     };
+    super(scope, id);
+
+    this.exclude = [...(props.exclude ?? [])];
+    this.namespaces = [...new Set(namespaces)].sort();
+    this.gpus = props.gpus;
+    this.settings = settings;
 
     this.resource = new ApiObject(this, 'Resource', {
       apiVersion: 'monitoring.coreos.com/v1',
@@ -387,9 +390,8 @@ export class PlatformRules extends Construct {
           {
             alert: 'GpuTelemetryMissing',
             expr: [
-              `label_replace(`,
-              `  ${nodePool(`{${pool}!=""}`)},`,
-              `  "pool", "$1", "${pool}", "(.+)"`,
+              `max by (node, pool) (`,
+              `  label_replace(kube_node_labels{${pool}!=""}, "pool", "$1", "${pool}", "(.+)")`,
               `)`,
               `unless on (node)`,
               `DCGM_FI_DEV_GPU_TEMP`,

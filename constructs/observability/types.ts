@@ -29,6 +29,12 @@ export interface ScrapeTarget {
   readonly bearerToken?: SecretKeyRef;
   /** Which component this is (a `component` label on every series, for dashboards and alerts). */
   readonly component: string;
+  /**
+   * Keep the target's own labels where they clash with Prometheus's (e.g. cert-manager's
+   * `namespace` of a Certificate).
+   * @default false
+   */
+  readonly honorLabels?: boolean;
 }
 
 /** A component whose metrics Prometheus scrapes. */

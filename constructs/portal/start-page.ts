@@ -5,6 +5,7 @@ import { ACCESS_DIR } from '../../lib/artifacts';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
+import { TenantIngress } from '../../lib/tenant-ingress';
 import { hardenedContainer, hardenedPod, platformNamespace, resources } from '../../lib/workload';
 import { IIngressRouter } from '../edge/types';
 import { IGpuPool } from '../gpu/pool';
@@ -123,6 +124,8 @@ export class StartPage extends Construct {
     this.podSelector = { 'app.kubernetes.io/name': NAME, 'app.kubernetes.io/instance': ctx.client };
 
     platformNamespace(this, 'Namespace', this.namespace, 'restricted');
+    // Non-tenant namespaces (Traefik, monitoring) reach the page and its SSO gate; tenants do not.
+    new TenantIngress(this, 'PlatformIngress', { namespace: this.namespace, openings: [] });
 
     new k8s.KubeServiceAccount(this, 'ServiceAccount', {
       metadata: { name: NAME, namespace: this.namespace },

@@ -193,6 +193,7 @@ export class CephStore extends Construct implements IObjectStore {
   private readonly platformBuckets = new Map<string, PlatformBucketState>();
   private readonly users = new Set<string>();
   private readonly tenants = new Map<string, { readonly namespace: string; readonly bucket: IBucket; readonly credentials: ISecretRef }>();
+  private monitored = false;
 
   constructor(scope: Construct, id: string, props: CephStoreProps) {
     const mons = props.mons ?? 3;
@@ -254,7 +255,7 @@ export class CephStore extends Construct implements IObjectStore {
       crds: 'CreateReplace',
       // CephCluster, pools, filesystems, object stores, users; ObjectBucketClaims.
       provides: ['ceph.rook.io', 'objectbucket.io'],
-      values: operatorValues(ctx.imageRegistry),
+      values: operatorValues(ctx.imageRegistry, () => this.monitored),
     });
 
     this.addCluster(ctx.image(ctx.versions.images.ceph));
@@ -262,6 +263,22 @@ export class CephStore extends Construct implements IObjectStore {
     this.filesystem = new CephSharedFilesystem(this, 'Filesystem', { replicas, resources: this.resources.mds });
     this.addObjectStore();
     for (const name of PLATFORM_BUCKETS) this.bucket(name);
+  }
+
+  /** Whether Rook creates ServiceMonitors for the Ceph manager and exporters (`enableMonitoring()`). */
+  get monitoringEnabled(): boolean {
+    return this.monitored;
+  }
+
+  /**
+   * Lets Rook create its ServiceMonitors: `rook-ceph-mgr` (Service port `http-metrics`, 9283: the
+   * cluster's capacity, health and pool metrics) and `rook-ceph-exporter` (per-daemon counters).
+   * The chart grants the operator rights on ServiceMonitors, the CephCluster asks for them. Call
+   * when the platform runs the Prometheus Operator: the CephCluster is applied with the second
+   * layer, once its CRDs exist (without them Rook logs an error and carries on).
+   */
+  enableMonitoring(): void {
+    this.monitored = true;
   }
 
   /** A platform bucket: an ObjectBucketClaim in `rook-ceph`, declared on first use. */
@@ -387,6 +404,7 @@ export class CephStore extends Construct implements IObjectStore {
         resources: { mon: res('mon'), mgr: res('mgr'), osd: res('osd') },
         // Rook keeps PodDisruptionBudgets so drains never take more OSDs or mons than is safe.
         disruptionManagement: { managePodBudgets: true },
+        monitoring: Lazy.any({ produce: () => (this.monitored ? { enabled: true } : undefined) }),
         storage:
           this.devices === 'all'
             ? { useAllNodes: true, useAllDevices: true }
@@ -545,7 +563,7 @@ export interface RookCephValues {
   };
 }
 
-function operatorValues(imageRegistry: string | undefined): RookCephValues {
+function operatorValues(imageRegistry: string | undefined, monitored: () => boolean): RookCephValues {
   // With an image registry override, images keep their upstream path under the mirror
   // (quay.io/cephcsi/cephcsi → <mirror>/cephcsi/cephcsi); the chart keeps the tags.
   const mirrored = (upstream: string) => (imageRegistry ? { repository: `${imageRegistry}/${upstream}` } : undefined);
@@ -561,8 +579,9 @@ function operatorValues(imageRegistry: string | undefined): RookCephValues {
     enableOBCWatchOperatorNamespace: true,
     // bucketPolicy carries the grants of platform buckets.
     obcAllowAdditionalConfigFields: 'maxObjects,maxSize,bucketPolicy',
-    // Until the platform's monitoring stack exists (the ServiceMonitor CRD is needed).
-    monitoring: { enabled: false },
+    // RBAC for the operator's ServiceMonitors, with the platform's monitoring only (the chart
+    // itself renders no monitoring.coreos.com object while csi.serviceMonitor is off).
+    monitoring: Lazy.any({ produce: () => ({ enabled: monitored() }) }) as unknown as { readonly enabled: boolean },
     csi: {
       enableRbdDriver: true,
       enableCephfsDriver: true,

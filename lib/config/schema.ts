@@ -243,14 +243,19 @@ export const ingressSchema = z.strictObject({
   replicas: z.number().int().min(1).max(10).default(2).describe('Traefik replicas.'),
 });
 
+/** Group names as tokens, oauth2-proxy flags (comma-separated) and RBAC subjects carry them. */
+export const SSO_GROUP = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const ssoGroup = z
   .string()
   .min(1)
   .max(255)
-  .regex(/^[^/\s]+$/, 'a group name, without "/" or spaces (tokens carry it as written)');
+  .regex(SSO_GROUP, 'a group name: letters, digits, ".", "_" and "-", starting with a letter or digit');
 
 export const ssoSchema = z.strictObject({
-  realm: dnsLabel.optional().describe('Keycloak realm of the client\'s users; default: the client id (metadata.name).'),
+  realm: dnsLabel
+    .refine((r) => r !== 'master', { message: '"master" is Keycloak\'s administration realm; choose the client\'s own realm name' })
+    .optional()
+    .describe('Keycloak realm of the client\'s users; default: the client id (metadata.name).'),
   adminGroups: z
     .array(ssoGroup)
     .min(1, 'name at least one group of platform admins')
@@ -285,10 +290,33 @@ export const observabilitySchema = z.strictObject({
     .default({ replicas: 1, size: '2Gi' }),
   logs: z
     .strictObject({
-      retention: retention('30d').describe('How long Loki keeps log lines (in the bucket `logs`).'),
+      retention: retention('30d')
+        .refine((v) => Number(v.slice(0, -1)) * ({ h: 1, d: 24, w: 168, y: 8760 } as const)[v.slice(-1) as 'h'] >= 24, 'must be at least 24h (Loki\'s index period)')
+        .describe('How long Loki keeps log lines (in the bucket `logs`).'),
       size: quantity.default('20Gi').describe('Loki\'s local volume (index, write-ahead log, compactor).'),
+      storageClass: storageClassName.optional(),
     })
     .default({ retention: '30d', size: '20Gi' }),
+  alerts: z
+    .strictObject({
+      exclude: z.array(z.string().regex(/^[A-Z][A-Za-z]+$/, 'an alert name, e.g. GpuAllocatedButIdle')).optional().describe('Alerts to leave out (names as in docs/observability.md).'),
+      gpuIdleFor: z.string().regex(/^(\d+(ms|y|w|d|h|m|s))+$/, 'must be a duration like "30m" or "1h"').optional().describe('GpuAllocatedButIdle after this long idle (default 30m).'),
+      gpuIdleBelowPercent: z.number().gt(0).lt(100).optional().describe('Idle below this utilisation % (default 1).'),
+      gpuTemperatureCelsius: z.number().gt(0).lt(150).optional().describe('GpuTemperatureHigh above this (default 85).'),
+      gpuMemoryFullPercent: z.number().gt(0).lt(100).optional().describe('GpuMemoryNearlyFull above this (default 95).'),
+      tenantGpuQuotaPercent: z.number().gt(0).lt(100).optional().describe('TenantGpuQuotaNearlyUsed above this (default 90).'),
+      volumeFullPercent: z.number().gt(0).lt(100).optional().describe('PlatformVolumeNearlyFull above this (default 85).'),
+      certificateExpiryDays: z.number().int().min(1).optional().describe('CertificateExpiringSoon below this many days (default 14).'),
+    })
+    .optional()
+    .describe('Thresholds of the platform alerts.'),
+  grafana: z
+    .strictObject({
+      size: quantity.optional().describe('Grafana\'s volume (SQLite: users, sessions, preferences, annotations); default 5Gi.'),
+      storageClass: storageClassName.optional(),
+      dashboards: z.boolean().optional().describe('mlplat\'s dashboards (GPU, tenants, platform health, tracking and storage); default true.'),
+    })
+    .default({}),
   controlPlaneTargets: z
     .boolean()
     .default(false)
@@ -298,7 +326,10 @@ export const observabilitySchema = z.strictObject({
 export const MODEL_FORMATS = ['huggingface', 'sklearn', 'xgboost', 'lightgbm', 'mlflow', 'onnx', 'tensorrt', 'triton', 'pytorch', 'tensorflow'] as const;
 
 export const modelSchema = z.strictObject({
-  name: dnsLabel.max(40, 'must be at most 40 characters (it is the first label of the model\'s host)').describe('Model id within its tenant; served at https://<name>.<tenant>.<domain>/.'),
+  name: dnsLabel
+    .max(40, 'must be at most 40 characters (it is the first label of the model\'s host)')
+    .regex(/^[a-z]/, 'must start with a letter (KServe names are DNS-1035 labels)')
+    .describe('Model id within its tenant; served at https://<name>.<tenant>.<domain>/.'),
   tenant: dnsLabel.describe('Tenant that owns and pays for the endpoint.'),
   pool: dnsLabel.optional().describe('GPU pool (granted to the tenant); omitted: CPU only.'),
   gpus: z.number().int().min(0).optional().describe('GPUs per replica in the pool\'s units (whole GPUs, MIG slices or time-slices); default 1 with a pool, 0 without.'),

@@ -1,6 +1,8 @@
 import { findGpuModel } from '../../constructs/gpu/models';
 import { resolveMigLayout } from '../../constructs/gpu/mig';
 import { reservedNamespaceReason } from '../naming';
+import { ALERTS } from '../../constructs/observability/rules';
+import { SSO_GROUP } from './schema';
 import { CONTRACT_LABELS, RESERVED_POOL_NAMES } from '../../constructs/gpu/pool';
 import { MAX_TENANT_NAME } from '../../constructs/tenancy/tenant';
 
@@ -115,9 +117,15 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
     tenants.forEach((tenant, i) => {
       if (!isObj(tenant)) return;
       list(tenant.groups).forEach((g, j) => {
-        if (typeof g === 'string' && !/^[^/\s]+$/.test(g)) error(['spec', 'tenants', i, 'groups', j], `group "${g}" becomes a Keycloak group: no "/" or spaces`);
+        if (typeof g === 'string' && !SSO_GROUP.test(g)) error(['spec', 'tenants', i, 'groups', j], `group "${g}" becomes a Keycloak group: use letters, digits, ".", "_" and "-", starting with a letter or digit`);
       });
     });
+    const client = isObj(doc) && isObj(doc.metadata) ? doc.metadata.name : undefined;
+    if (sso.realm === undefined && client === 'master') {
+      error(['spec', 'sso'], 'the realm defaults to the client id "master", Keycloak\'s administration realm: set spec.sso.realm');
+    }
+    // Without a prefix, a group in a token could name a Kubernetes system group.
+    if (prefix === '') error(['spec', 'access', 'groupPrefix'], 'with sso, set a prefix (e.g. "oidc:") so no group in a token can name a Kubernetes system group');
     const roleOf = new Map<string, string>();
     for (const key of ['adminGroups', 'editorGroups', 'viewerGroups'] as const) {
       list(sso[key]).forEach((g, i) => {
@@ -177,6 +185,10 @@ export function semanticIssues(doc: unknown): ConfigIssue[] {
     if (!storage) needs.push('Loki keeps logs in the object store: add spec.storage');
     if (!isObj(spec.sso)) needs.push('Grafana logs users in through Keycloak only: add spec.sso');
     if (needs.length > 0) error(['spec', 'observability'], needs.join('; '));
+    const known = new Set<string>(Object.values(ALERTS).flat());
+    list(isObj(spec.observability.alerts) ? spec.observability.alerts.exclude : undefined).forEach((name, i) => {
+      if (typeof name === 'string' && !known.has(name)) error(['spec', 'observability', 'alerts', 'exclude', i], `no alert named "${name}" (alerts: ${[...known].join(', ')})`);
+    });
   }
   return issues;
 }
@@ -253,6 +265,21 @@ function servingIssues(
         }
       }
     }
+    // CPU and memory: every replica plus the surge replica of a rolling update, within the tenant's quota.
+    const res = isObj(m.resources) ? m.resources : {};
+    if (tenant && tenantName && isObj(tenant.quota)) {
+      for (const r of ['cpu', 'memory'] as const) {
+        const per = quantityValue(res[r]);
+        const quota = quantityValue(tenant.quota[r]);
+        if (per === undefined || quota === undefined) continue;
+        const key = `${tenantName}/${r}`;
+        const total = (used.get(key) ?? 0) + (max + 1) * per;
+        used.set(key, total);
+        if (total > quota) {
+          error([...at, 'resources', r], `tenant "${tenantName}" may request ${String(tenant.quota[r])} ${r}; its models need ${formatQuantity(total, r)} ((replicas.max + 1 for rolling updates) × ${String(res[r])})`);
+        }
+      }
+    }
     const source = isObj(m.source) ? m.source : {};
     const kinds = ['uri', 'cache', 'mlflow', 'clearml'].filter((k) => source[k] !== undefined);
     if (kinds.length !== 1) error([...at, 'source'], `name exactly one of uri, cache, mlflow, clearml${kinds.length ? ` (got ${kinds.join(', ')})` : ''}`);
@@ -301,4 +328,24 @@ export function formatPath(path: ConfigPath): string {
     else out += `[${JSON.stringify(part)}]`;
   }
   return out;
+}
+
+const QUANTITY_SUFFIX: Record<string, number> = {
+  m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** A Kubernetes quantity as a number (cores, bytes), or undefined when it is not one. */
+function quantityValue(v: unknown): number | undefined {
+  const m = /^(\d+(?:\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE]\d+)?$/.exec(String(v ?? ''));
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (!m[2]) return n;
+  if (/^[eE]/.test(m[2])) return n * 10 ** Number(m[2].slice(1));
+  return n * QUANTITY_SUFFIX[m[2]];
+}
+
+function formatQuantity(v: number, kind: 'cpu' | 'memory'): string {
+  if (kind === 'cpu') return `${Number(v.toFixed(3))}`;
+  return v % 2 ** 30 === 0 ? `${v / 2 ** 30}Gi` : `${Math.ceil(v / 2 ** 20)}Mi`;
 }

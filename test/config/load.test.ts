@@ -16,6 +16,9 @@ function errorsOf(text: string): string[] {
   assert.fail('config was accepted');
 }
 
+/** Drops acme's spec.serving (the last block), for tests of other rules that rename its tenant or pool. */
+const NO_SERVING: [RegExp, string] = [/\n  serving:.*\n(    .*\n)+/, '\n'];
+
 const BASE = `apiVersion: mlplat.io/v1alpha1
 kind: Platform
 metadata:
@@ -100,6 +103,7 @@ describe('config: every error names file, line, column and field', () => {
 
   it('requires DNS-1123 labels for client, pool and tenant names', () => {
     const text = acmeWith([
+      NO_SERVING,
       ['name: acme', 'name: Acme_Corp'],
       ['name: l4', 'name: L4-pool'],
       ['name: serving', 'name: serving-'],
@@ -114,6 +118,7 @@ describe('config: every error names file, line, column and field', () => {
 
   it('refuses duplicate pool and tenant names, pointing at the second', () => {
     const text = acmeWith([
+      NO_SERVING,
       ['name: l4', 'name: a100'],
       ['name: serving', 'name: research'],
       ['gpus: { a100: 16, l4: 4 }', 'gpus: { a100: 16 }'],
@@ -220,6 +225,7 @@ spec:
 
   it('reports every error of a file at once, schema and semantic together', () => {
     const text = acmeWith([
+      NO_SERVING,
       ['driver: preinstalled', 'driver: sometimes'],
       ['sharing: { mode: timeSlicing, replicas: 4 }', 'sharing: { mode: mig, profile: all-1g.10gb }'],
       ['name: serving', 'name: kube-public'],

@@ -28,6 +28,8 @@ function lineOf(text: string, needle: string): number {
 const ACME_INGRESS = /\n  ingress:.*\n(    .*\n)+  tls:\n(    .*\n)+/;
 const ACME_SSO = /\n  sso:.*\n(    .*\n)+/;
 const ACME_STORAGE_USERS = [/\n  storage:\n(    .*\n)+/, /\n  tracking:\n(    .*\n)+/, /\n  datasetCache:\n(    .*\n)+/] as const;
+/** acme's models need the ingress, sso and storage too (test/config/serving.test.ts); these tests are about sso. */
+const ACME_SERVING: [RegExp, string] = [/\n  serving:.*\n(    .*\n)+/, '\n'];
 
 describe('config: spec.sso', () => {
   it('accepts acme and initech as written', () => {
@@ -80,19 +82,19 @@ describe('config: spec.sso', () => {
   });
 
   it('needs the ingress: sso without ingress is an error at spec.sso', () => {
-    const text = acmeWith([[ACME_INGRESS, '\n']]);
+    const text = acmeWith([ACME_SERVING, [ACME_INGRESS, '\n']]);
     const line = lineOf(text, '  sso:') + 1;
     assert.deepEqual(errorsOf(text), [`platform.yaml:${line}:5 spec.sso: Keycloak is served at auth.<domain> through the ingress: add spec.ingress`]);
   });
 
   it('needs sso with the ingress: the ingress without sso is an error at spec.ingress', () => {
-    const text = acmeWith([[ACME_SSO, '\n']]);
+    const text = acmeWith([ACME_SERVING, [ACME_SSO, '\n']]);
     const line = lineOf(text, '  ingress:') + 1;
     assert.deepEqual(errorsOf(text), [`platform.yaml:${line}:5 spec.ingress: every app the ingress routes sits behind SSO: add spec.sso (Keycloak)`]);
   });
 
   it('needs storage (the database backups): sso without storage is an error at spec.sso', () => {
-    const text = acmeWith(ACME_STORAGE_USERS.map((r) => [r, '\n'] as [RegExp, string]));
+    const text = acmeWith([ACME_SERVING, ...ACME_STORAGE_USERS.map((r) => [r, '\n'] as [RegExp, string])]);
     const line = lineOf(text, '  sso:') + 1;
     assert.deepEqual(errorsOf(text), [
       `platform.yaml:${line}:5 spec.sso: Keycloak keeps its data in the platform PostgreSQL, whose backups go to the object store: add spec.storage`,

@@ -70,11 +70,28 @@ function targetPortOf(objects: readonly KubeObject[], svc: any, portName: string
   return cp.containerPort;
 }
 
+/**
+ * What a route's backend Service selects and the container port its named port reaches. The
+ * predictor Service `<isvc>-predictor` of a model endpoint is created by KServe, not written by
+ * mlplat: it selects the pods labelled `serving.kserve.io/inferenceservice: <isvc>` and takes its
+ * port name and target from the InferenceService's first container port.
+ */
+function backendOf(objects: readonly KubeObject[], namespace: string, service: string, portName: string): { selector: Record<string, string>; targetPort: number } {
+  const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === service && o.metadata.namespace === namespace) as any;
+  if (svc) return { selector: svc.spec.selector, targetPort: targetPortOf(objects, svc, portName) };
+  const isvcName = service.replace(/-predictor$/, '');
+  assert.notEqual(isvcName, service, `Service ${namespace}/${service} exists, or is an InferenceService's predictor`);
+  const isvc = find(objects, 'InferenceService', isvcName, namespace);
+  const [first] = isvc.spec.predictor.model.ports ?? [];
+  assert.equal(first?.name, portName, `InferenceService ${namespace}/${isvcName}: its first container port names the predictor Service port ${portName}`);
+  return { selector: { 'serving.kserve.io/inferenceservice': isvcName }, targetPort: first.containerPort };
+}
+
 const gateArgs = (objects: readonly KubeObject[], app: string, ns: string) =>
   flags(find(objects, 'Deployment', `${app}-sso`, ns).spec.template.spec.containers[0].args);
 
 describe('IngressRouter in the examples', () => {
-  it('routes every app on websecure at <app>.<domain>, to a Service port that exists, through middlewares that exist', () => {
+  it('routes every app on websecure at <app>.<domain> (model endpoints at <model>.<tenant>.<domain>), to a Service port that exists, through middlewares that exist', () => {
     for (const [name, { objects, platform }] of examples()) {
       const edge = platform.ingress!;
       const domain = platform.context.domain;
@@ -88,9 +105,12 @@ describe('IngressRouter in the examples', () => {
       const traefik = find(objects, 'HelmRelease', 'traefik', edge.traefik.namespace).spec.values;
       assert.ok(traefik.ports[edge.traefik.entryPoint], `${name}: Traefik has an entry point ${edge.traefik.entryPoint}`);
       assert.equal(edge.traefik.entryPoint, 'websecure');
+      assert.ok(name !== 'acme' || routes.some((r) => r.auth === 'token'), 'acme routes model endpoints');
       for (const r of routes) {
-        assert.equal(r.host, `${r.app}.${domain}`);
-        assert.equal(r.url, `https://${r.app}.${domain}/`);
+        // Model endpoints (token auth) are named model-<model> in the tenant's namespace.
+        const labels = r.auth === 'token' ? `${r.app.replace(/^model-/, '')}.${r.namespace}` : r.app;
+        assert.equal(r.host, `${labels}.${domain}`);
+        assert.equal(r.url, `https://${labels}.${domain}/`);
         const ir = find(objects, 'IngressRoute', r.app, r.namespace);
         assert.deepEqual(ir.spec.entryPoints, ['websecure'], `${name}/${r.app}`);
         for (const rule of ir.spec.routes) {
@@ -98,8 +118,8 @@ describe('IngressRouter in the examples', () => {
           assert.ok(rule.match.startsWith(`Host(\`${r.host}\`)`), `${name}/${r.app}: ${rule.match}`);
           for (const s of rule.services) {
             assert.equal(s.kind, 'Service');
-            const svc = find(objects, 'Service', s.name, r.namespace);
-            assert.ok(svc.spec.ports.some((p: any) => p.name === s.port), `${name}/${r.app}: Service ${s.name} has a port named ${s.port}`);
+            // backendOf checks the port name (also of the predictor Services KServe creates).
+            assert.ok(backendOf(objects, r.namespace, s.name, s.port).targetPort > 0, `${name}/${r.app}: Service ${s.name} has a port named ${s.port}`);
           }
           for (const m of rule.middlewares) find(objects, 'Middleware', m.name, r.namespace);
         }
@@ -228,16 +248,16 @@ describe('IngressRouter in the examples', () => {
       for (const r of platform.ingress!.router.routes) {
         const ir = find(objects, 'IngressRoute', r.app, r.namespace);
         for (const s of ir.spec.routes.flatMap((x: any) => x.services)) {
-          const svc = find(objects, 'Service', s.name, r.namespace);
+          const backend = backendOf(objects, r.namespace, s.name, s.port);
           const policyName = s.name.endsWith('-sso') ? `mlplat-ingress-${r.app}-sso` : `mlplat-ingress-${r.app}`;
           const np = find(objects, 'NetworkPolicy', policyName, r.namespace);
           const where = `${name}: ${policyName}`;
-          assert.deepEqual(np.spec.podSelector.matchLabels, svc.spec.selector, `${where} selects the Service's pods`);
+          assert.deepEqual(np.spec.podSelector.matchLabels, backend.selector, `${where} selects the Service's pods`);
           assert.deepEqual(np.spec.policyTypes, ['Ingress']);
           assert.deepEqual(np.spec.ingress, [
             {
               from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': traefikNs } } }],
-              ports: [{ protocol: 'TCP', port: targetPortOf(objects, svc, s.port) }],
+              ports: [{ protocol: 'TCP', port: backend.targetPort }],
             },
           ], where);
         }
@@ -303,14 +323,61 @@ describe('IngressRouter.expose', () => {
     assert.deepEqual(router.routes.map((r) => r.app), ['alpha', 'beta']);
   });
 
-  it('refuses an app exposed twice and an app that is not a short DNS label', () => {
+  it('refuses an app exposed twice in a namespace, a host routed twice, and names that are not short DNS labels', () => {
     const { chart, router } = routerFixture();
     router.expose(chart, 'A', demo('alpha'));
-    assert.throws(() => router.expose(chart, 'A2', { ...demo('alpha'), namespace: 'other' }), /app "alpha" is exposed twice/);
-    for (const bad of ['Alpha', '-alpha', 'alpha-', 'al_pha', 'a.b', '', 'a'.repeat(41)]) {
-      assert.throws(() => router.expose(chart, `X${bad}`, demo(bad)), /must be a DNS label of at most 40 characters \(it is the host's first label\)/, bad);
+    assert.throws(() => router.expose(chart, 'A2', demo('alpha')), /app "alpha" is exposed twice in namespace apps/);
+    assert.throws(() => router.expose(chart, 'A3', { ...demo('alpha'), namespace: 'other' }), /host alpha\.ml\.test\.example is routed twice/);
+    assert.throws(() => router.expose(chart, 'A4', { ...demo('other'), hostLabels: 'alpha' }), /host alpha\.ml\.test\.example is routed twice/);
+    // The same app name in another namespace at another host is fine (one model name in two tenants).
+    assert.equal(router.expose(chart, 'A5', { ...demo('alpha', { kind: 'native' }), namespace: 'other', hostLabels: 'alpha.other' }).host, 'alpha.other.ml.test.example');
+    for (const bad of ['Alpha', '-alpha', 'alpha-', 'al_pha', 'a.b', '', 'a'.repeat(47)]) {
+      assert.throws(() => router.expose(chart, `X${bad}`, demo(bad)), /must be a DNS label of at most 46 characters \(it names the route objects\)/, bad);
     }
-    assert.doesNotThrow(() => router.expose(chart, 'Long', demo('a'.repeat(40), { kind: 'native' })));
+    for (const bad of ['Churn.serving', 'churn..serving', 'churn.serving.', '-churn.serving', `${'a'.repeat(64)}.serving`]) {
+      assert.throws(() => router.expose(chart, `H${bad}`, { ...demo('hosted', { kind: 'native' }), hostLabels: bad }), /host labels ".*" must be DNS labels/, bad);
+    }
+    assert.doesNotThrow(() => router.expose(chart, 'Long', demo('a'.repeat(46), { kind: 'native' })));
+    assert.equal(router.routes.length, 3, 'refused routes are not listed');
+  });
+
+  it('checks tokens of API routes (auth kind token) at the given gate address: no SSO gate, no /oauth2/ route', () => {
+    const { app, chart, router } = routerFixture();
+    const address = 'http://gate-serving.kserve.svc.cluster.local:4180/oauth2/auth';
+    const route = router.expose(chart, 'Model', {
+      ...demo('model-churn', { kind: 'token', address }),
+      namespace: 'serving',
+      hostLabels: 'churn.serving',
+      service: { name: 'churn-predictor', port: 'http' },
+      podSelector: { 'serving.kserve.io/inferenceservice': 'churn' },
+    });
+    assert.deepEqual(route, {
+      app: 'model-churn',
+      title: 'MODEL-CHURN',
+      purpose: 'model-churn for the tests',
+      namespace: 'serving',
+      host: 'churn.serving.ml.test.example',
+      url: 'https://churn.serving.ml.test.example/',
+      auth: 'token',
+    });
+    const objects = objectsOf(app);
+    const ir = find(objects, 'IngressRoute', 'model-churn', 'serving');
+    assert.deepEqual(ir.spec.routes, [
+      {
+        kind: 'Rule',
+        match: 'Host(`churn.serving.ml.test.example`)',
+        middlewares: [{ name: 'model-churn-headers' }, { name: 'model-churn-token' }],
+        services: [{ kind: 'Service', name: 'churn-predictor', port: 'http' }],
+      },
+    ]);
+    const fa = find(objects, 'Middleware', 'model-churn-token', 'serving').spec.forwardAuth;
+    assert.equal(fa.address, address);
+    assert.ok(fa.authResponseHeaders.includes('X-Auth-Request-Groups'));
+    assert.deepEqual(find(objects, 'Certificate', ir.spec.tls.secretName, 'serving').spec.dnsNames, ['churn.serving.ml.test.example']);
+    assert.deepEqual(find(objects, 'NetworkPolicy', 'mlplat-ingress-model-churn', 'serving').spec.podSelector.matchLabels, { 'serving.kserve.io/inferenceservice': 'churn' });
+    for (const kind of ['Deployment', 'Service', 'Middleware', 'NetworkPolicy']) {
+      assert.equal(all(objects, kind).filter((o) => o.metadata.name.includes('model-churn-sso')).length, 0, `no SSO gate ${kind}`);
+    }
   });
 
   it('refuses ForwardAuth without an identity provider, and a second provider', () => {

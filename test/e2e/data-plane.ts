@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { it } from 'node:test';
+import { it, TestContext } from 'node:test';
 import { TENANT_CACHE_CLAIM } from '../../constructs/cache/dataset-cache';
 import { ISecretRef } from '../../constructs/credentials/types';
 import { ClearmlServer, clearmlAgentName } from '../../constructs/tracking/clearml';
@@ -23,6 +23,38 @@ export interface SuiteState {
   readonly cluster: Cluster;
   readonly files: readonly SynthFile[];
   readonly platform: MlPlatform;
+}
+
+/** The real components while they run, for checks of other areas (`whileRealComponentsRun`). */
+export interface RealComponents {
+  readonly procs: Processes;
+  /** Every synthesized object. */
+  readonly objects: readonly KubeObject[];
+  /** Loopback URLs of MinIO's S3 API and of MLflow. */
+  readonly s3Url: string;
+  readonly mlflowUrl: string;
+  /** In-cluster addresses → loopback (MLflow, PostgreSQL, S3), as `runContainer` takes them. */
+  readonly rewrite: ReadonlyArray<readonly [string, string]>;
+  /** PATH with the MLflow venv and mc first. */
+  readonly toolsPath: string;
+  /** Where a cached e2e tool is (an MLPLAT_* variable of test/e2e/tools/env.sh). */
+  readonly tool: (key: string) => string;
+}
+
+interface RealComponentsHook {
+  readonly state: () => SuiteState;
+  readonly name: string;
+  readonly run: (rc: RealComponents, t: TestContext) => Promise<void>;
+}
+const realComponentsHooks: RealComponentsHook[] = [];
+
+/**
+ * Registers a check that runs inside the real-components test of the suite `state` belongs to,
+ * while MinIO, PostgreSQL and MLflow run and every tenant is still declared (before the
+ * tenant-removal steps). Called when the suite is defined.
+ */
+export function whileRealComponentsRun(state: () => SuiteState, name: string, run: (rc: RealComponents, t: TestContext) => Promise<void>): void {
+  realComponentsHooks.push({ state, name, run });
 }
 
 const objectsOf = (s: SuiteState): KubeObject[] => s.files.flatMap((f) => f.objects);
@@ -152,7 +184,7 @@ export function dataPlaneTests(state: () => SuiteState): void {
     }
   });
 
-  it('real components: MinIO (bootstrap as synthesized), PostgreSQL and MLflow log and read back a tenant run; tenants are isolated', { timeout: 600_000 }, async (t) => {
+  it('real components: MinIO (bootstrap as synthesized), PostgreSQL and MLflow log and read back a tenant run; tenants are isolated', { timeout: 900_000 }, async (t) => {
     const s = state();
     const { cluster, platform } = s;
     const store = platform.storage;
@@ -251,6 +283,14 @@ export function dataPlaneTests(state: () => SuiteState): void {
         const probe = asTenant(b.name, 'probe', logged.run_id);
         assert.ok(!probe.experiments.includes('e2e-experiment'), `${b.name} sees ${a.name}'s experiments: ${probe.experiments}`);
         assert.notEqual(probe.get_run, 'allowed', `${b.name} read ${a.name}'s run`);
+      }
+
+      // Checks of other areas registered for this suite (every suite shares this module's list).
+      const rc: RealComponents = { procs, objects, s3Url, mlflowUrl, rewrite, toolsPath, tool: bin };
+      for (const hook of realComponentsHooks.filter((h) => h.state().platform === platform)) {
+        const t0 = Date.now();
+        await hook.run(rc, t);
+        t.diagnostic(`${hook.name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       }
 
       // Removing a tenant: the bootstrap with a tenant list without it deletes its MLflow user.

@@ -26,6 +26,9 @@ import { provisionPendingClaims, TEST_STORAGE_CLASS } from './lib/storage';
 import { credentialTests, dataPlaneTests } from './data-plane';
 import { edgeTests } from './edge';
 import { identityTests } from './identity';
+import { alloyConfigTests } from './alloy';
+import { promtoolTests } from './promtool';
+import { servingTests } from './serving';
 import { startPageTests } from './start-page';
 import { loadTools, ToolsEnv } from './lib/tools';
 
@@ -140,6 +143,9 @@ function exampleSuite(name: string, build: () => { app: App; platform: MlPlatfor
   edgeTests(() => ({ cluster, files, platform }));
   identityTests(() => ({ cluster, files, platform }));
   startPageTests(() => ({ cluster, files, platform }));
+  servingTests(() => ({ cluster, files, platform }));
+  promtoolTests(() => ({ cluster, files, platform }));
+  alloyConfigTests(() => ({ cluster, files, platform }));
 
   it('has every tenant quota computed by the quota controller', async () => {
     for (const t of platform.tenants) {

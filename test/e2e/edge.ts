@@ -1,8 +1,9 @@
 /**
- * Edge assertions of the e2e suite (issue 5): every UI is routed with TLS behind SSO, routes
- * point at Services and ports that exist, and every Secret a workload reads exists with the key
- * it reads, OIDC client secrets equal to what Keycloak is given. Each test skips itself when the
- * example has no ingress.
+ * Edge assertions of the e2e suite (issue 5): every UI is routed with TLS behind SSO (model APIs
+ * behind their tenant's token gate), routes point at Services and ports that exist (a model's
+ * predictor Service is checked by the serving test, which creates it as KServe would), and every
+ * Secret a workload reads exists with the key it reads, OIDC client secrets equal to what
+ * Keycloak is given. Each test skips itself when the example has no ingress.
  */
 import * as assert from 'node:assert/strict';
 import { it } from 'node:test';
@@ -25,7 +26,13 @@ export function edgeTests(state: () => SuiteState): void {
     const edge = platform.ingress;
     if (!edge) return t.skip('no ingress in this example');
     const routes = edge.router.routes;
-    const expected = ['auth', 'home', platform.tracking ? (platform.tracking instanceof MlflowServer ? 'mlflow' : 'clearml') : undefined, platform.storage?.webUi ? (platform.storage.kind === 'minio' ? 'minio' : 'ceph') : undefined]
+    const expected = [
+      'auth',
+      'home',
+      platform.tracking ? (platform.tracking instanceof MlflowServer ? 'mlflow' : 'clearml') : undefined,
+      platform.storage?.webUi ? (platform.storage.kind === 'minio' ? 'minio' : 'ceph') : undefined,
+      ...(platform.serving?.endpoints ?? []).map((e) => `model-${e.name}`),
+    ]
       .filter((x): x is string => !!x)
       .sort();
     assert.deepEqual(routes.map((r) => r.app).sort(), expected, 'every UI that exists is routed');
@@ -38,6 +45,8 @@ export function edgeTests(state: () => SuiteState): void {
       assert.deepEqual(ir.spec.entryPoints, [edge.traefik.entryPoint]);
       for (const r of ir.spec.routes) {
         assert.match(r.match, new RegExp(`^Host\\(\`${route.host.replace(/\./g, '\\.')}\`\\)`), `${route.app}: rule on its own host`);
+        // A model's predictor Service is KServe's to create: the serving test checks it once it exists.
+        if (route.auth === 'token') continue;
         for (const s of r.services) {
           const svc = cluster.get<any>(['service', s.name, '-n', route.namespace]);
           assert.ok(svc.spec.ports.some((p: any) => p.name === s.port), `${route.app}: Service ${route.namespace}/${s.name} has a port named ${s.port}`);
@@ -57,6 +66,16 @@ export function edgeTests(state: () => SuiteState): void {
         assert.ok(gate.spec.ports.some((p: any) => String(p.port) === m[3]), `${route.app}: the SSO gate Service listens on ${m[3]}`);
         // The login callback reaches the gate on the same host.
         assert.ok(ir.spec.routes.some((r: any) => r.match.includes('PathPrefix(`/oauth2/`)') && r.services[0].name === m[1]), `${route.app}: /oauth2/ goes to the gate`);
+      } else if (route.auth === 'token') {
+        // An API: the tenant's token gate answers for every request; no login flow, no callback.
+        assert.ok(middlewares.includes(`${route.app}-token`), `${route.app}: behind the token gate`);
+        const fa = cluster.get<any>(['middlewares.traefik.io', `${route.app}-token`, '-n', route.namespace]).spec.forwardAuth;
+        const m = /^http:\/\/([^.]+)\.([^.]+)\.svc\.cluster\.local:(\d+)\/oauth2\/auth$/.exec(fa.address);
+        assert.ok(m, `${route.app}: forwardAuth address ${fa.address} is a gate's auth endpoint`);
+        assert.notEqual(m[2], route.namespace, `${route.app}: the gate runs outside the tenant's namespace`);
+        const gate = cluster.get<any>(['service', m[1], '-n', m[2]]);
+        assert.ok(gate.spec.ports.some((p: any) => String(p.port) === m[3]), `${route.app}: the token gate Service listens on ${m[3]}`);
+        assert.ok(!ir.spec.routes.some((r: any) => r.match.includes('PathPrefix(`/oauth2/`)')), `${route.app}: no login callback on an API`);
       } else {
         assert.equal(route.app, 'auth', 'only Keycloak itself is routed without the SSO gate');
       }
@@ -137,7 +156,12 @@ export function edgeTests(state: () => SuiteState): void {
       assert.ok(data[OIDC_CLIENT_KEYS.clientSecret].length >= 32);
       checked++;
     }
-    assert.equal(checked, platform.ingress!.router.routes.filter((r) => r.auth === 'forwardAuth').length, 'one SSO gate per forwardAuth route');
+    // Every SSO gate belongs to a routed app, and every forwardAuth route has its gate.
+    const routes = platform.ingress!.router.routes;
+    const gates = objects.filter((o) => o.kind === 'Deployment' && o.metadata.name.endsWith('-sso')).map((o) => o.metadata.name);
+    for (const gate of gates) assert.ok(routes.some((r) => `${r.app}-sso` === gate), `SSO gate ${gate} belongs to a route`);
+    for (const r of routes.filter((x) => x.auth === 'forwardAuth')) assert.ok(gates.includes(`${r.app}-sso`), `${r.app} has its SSO gate`);
+    assert.equal(checked, gates.length);
     t.diagnostic(`${refs} Secret references present; ${checked} OIDC client secrets match Keycloak's`);
   });
 }

@@ -1,7 +1,8 @@
 /**
  * Identity assertions of the e2e suite: the synthesized Keycloak server, realm file and realm Job
  * run for real on loopback (Keycloak from test/e2e/tools, PostgreSQL 15), and a tenant user logs
- * in through a browser-style authorization-code flow. Registered into each example's suite by
+ * in through a browser-style authorization-code flow. While it runs, the SSO gates and the model
+ * token gates (real oauth2-proxy) are checked against it. Registered into each example's suite by
  * e2e.test.ts; skips itself when the example has no Keycloak.
  *
  * The core, `exerciseRealKeycloak`, takes only the synthesized objects and a way to read Secret
@@ -14,9 +15,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { it } from 'node:test';
 import { Keycloak } from '../../constructs/identity/keycloak';
+import { KUBERNETES_CLIENT_ID } from '../../constructs/identity/kubernetes-access';
+import { KSERVE_NAMESPACE } from '../../constructs/serving/kserve';
 import { KubeObject } from '../../lib/synth';
 import { SuiteState } from './data-plane';
-import { exerciseSsoGates } from './sso-gate';
+import { exerciseSsoGates, exerciseTokenGates, GateUser } from './sso-gate';
 import { freePort, Processes, startPostgres } from './lib/processes';
 import { secretData } from './lib/storage';
 
@@ -26,7 +29,7 @@ const REALM_CONFIGMAP = 'keycloak-realm';
 const READY_TIMEOUT_MS = 240_000;
 
 export function identityTests(state: () => SuiteState): void {
-  it('real Keycloak imports the synthesized realm; a tenant user gets a token with its group; re-applying keeps the user; every SSO gate (real oauth2-proxy) lets in only its groups', { timeout: 600_000 }, async (t) => {
+  it('real Keycloak imports the synthesized realm; a tenant user gets a token with its group; re-applying keeps the user; every SSO gate and model token gate (real oauth2-proxy) lets in only its groups', { timeout: 600_000 }, async (t) => {
     const s = state();
     const objects = s.files.flatMap((f) => f.objects);
     if (!objects.some((o) => o.kind === 'ConfigMap' && o.metadata.namespace === NAMESPACE && o.metadata.name === REALM_CONFIGMAP)) {
@@ -67,11 +70,47 @@ export function identityTests(state: () => SuiteState): void {
           users: [tenantUser, adminUser],
         });
         for (const g of gates) t.diagnostic(`SSO gate ${g.app}: ${Object.entries(g.outcome).map(([u, c]) => `${u} ${c}`).join(', ')}`);
-        // Admin consoles refuse tenants; the others let both in.
+        // Admin consoles (and Keycloak's admin paths) refuse tenants; the others let both in.
         for (const g of gates) {
-          const adminOnly = g.app === 'minio' || g.app === 'ceph';
+          const adminOnly = g.app === 'minio' || g.app === 'ceph' || g.app === 'auth';
           assert.equal(g.outcome['e2e-tenant-member'], adminOnly ? 403 : 202, `${g.app}: tenant member`);
           assert.equal(g.outcome['e2e-platform-admin'], 202, `${g.app}: platform admin`);
+        }
+
+        // Model endpoints: each tenant's token gate takes the ID token kubectl's oidc-login gets
+        // from the public client (authorization code + PKCE, no secret), from its members and
+        // the platform admins only.
+        if (!objects.some((o) => o.kind === 'Deployment' && o.metadata.namespace === KSERVE_NAMESPACE && o.metadata.name.startsWith('gate-'))) return;
+        const realmDoc = JSON.parse(one(objects, 'ConfigMap', REALM_CONFIGMAP).data['realm.json']);
+        const kubectlClient = realmDoc.clients.find((c: any) => c.clientId === KUBERNETES_CLIENT_ID) ?? assert.fail(`the realm has no client ${KUBERNETES_CLIENT_ID}`);
+        assert.equal(kubectlClient.publicClient, true, `${KUBERNETES_CLIENT_ID} is a public client`);
+        const loopback = 'http://localhost:8000';
+        assert.ok(kubectlClient.redirectUris.includes(loopback), `${KUBERNETES_CLIENT_ID} accepts oidc-login's ${loopback}`);
+        const members = new Map<string, GateUser>();
+        for (const tn of s.platform.tenants) members.set(tn.name, { ...(await createUser(`e2e-token-${tn.name}`, [tn.groups[0]])), groups: [tn.groups[0]] });
+        const tokenGates = await exerciseTokenGates({
+          objects,
+          secretValue: value,
+          oauth2ProxyBin: tool('MLPLAT_OAUTH2_PROXY_BIN'),
+          keycloakBase: base,
+          keycloakInternalUrl: keycloak.endpoint.url,
+          namespace: KSERVE_NAMESPACE,
+          idToken: async (u) => {
+            const tokens = await authorizationCodeLogin(base, keycloak.realm, { clientId: KUBERNETES_CLIENT_ID, redirectUris: [loopback] }, u.username, u.password, keycloak.issuerUrl);
+            assert.ok([claims(tokens.id_token).aud].flat().includes(KUBERNETES_CLIENT_ID), `${u.username}'s ID token is for ${KUBERNETES_CLIENT_ID}`);
+            return tokens.id_token;
+          },
+          users: [...members.values(), adminUser],
+        });
+        for (const g of tokenGates) {
+          const tenant = s.platform.tenants.find((tn) => `gate-${tn.name}` === g.gate) ?? assert.fail(`token gate ${g.gate} guards no tenant`);
+          assert.equal(g.outcome[`e2e-token-${tenant.name}`], 202, `${g.gate}: a member of ${tenant.name}`);
+          assert.equal(g.outcome['e2e-platform-admin'], 202, `${g.gate}: a platform admin`);
+          for (const other of s.platform.tenants.filter((tn) => !tn.groups.some((grp) => tenant.groups.includes(grp)))) {
+            assert.ok([401, 403].includes(g.outcome[`e2e-token-${other.name}`]), `${g.gate}: a member of ${other.name} is refused (got ${g.outcome[`e2e-token-${other.name}`]})`);
+          }
+          assert.equal(g.anonymous, 401, `${g.gate}: no token`);
+          t.diagnostic(`token gate ${g.gate}: ${Object.entries(g.outcome).map(([u, c]) => `${u} ${c}`).join(', ')}, no token ${g.anonymous}, forged ${g.forged}`);
         }
       },
     });
@@ -271,7 +310,7 @@ function containerEnv(c: any, objects: readonly KubeObject[], secretValue: RealK
 }
 
 /** The realm's first confidential app client with a login flow, and its secret as the Job passes it. */
-function appClient(realm: any, jobEnv: Record<string, string>): { clientId: string; secret: string; redirectUris: string[] } {
+function appClient(realm: any, jobEnv: Record<string, string>): OidcClient & { secret: string } {
   const c = (realm.clients ?? []).find((x: any) => !x.publicClient && x.standardFlowEnabled && /^\$\(env:\w+\)$/.test(x.secret ?? ''));
   assert.ok(c, 'the realm has a confidential app client whose secret comes from the environment');
   const variable = /^\$\(env:(\w+)\)$/.exec(c.secret)![1];
@@ -365,13 +404,20 @@ async function tokenRequest(base: string, realm: string, form: Record<string, st
   return body;
 }
 
+/** A client as the login below uses it; public clients have no secret. */
+interface OidcClient {
+  readonly clientId: string;
+  readonly secret?: string;
+  readonly redirectUris: readonly string[];
+}
+
 /**
  * What a browser does: open the authorization endpoint, post the login form with the cookies it
  * set, follow the redirect to the app only as far as its `code`, which the app exchanges (with
- * its secret and the PKCE verifier). Keycloak writes its public URL (https://auth.<domain>) into
+ * its secret, if it has one, and the PKCE verifier). Keycloak writes its public URL (https://auth.<domain>) into
  * the form; the request goes to the same path on loopback.
  */
-async function authorizationCodeLogin(base: string, realm: string, client: ReturnType<typeof appClient>, username: string, password: string, issuerUrl: string): Promise<any> {
+async function authorizationCodeLogin(base: string, realm: string, client: OidcClient, username: string, password: string, issuerUrl: string): Promise<any> {
   const cookies = new Map<string, string>();
   const keep = (r: Response) => {
     for (const c of r.headers.getSetCookie()) {
@@ -411,7 +457,7 @@ async function authorizationCodeLogin(base: string, realm: string, client: Retur
   const answer = new URL(location).searchParams;
   assert.equal(answer.get('state'), state);
   const code = answer.get('code') ?? assert.fail('no code in the redirect');
-  return tokenRequest(base, realm, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: client.clientId, client_secret: client.secret, code_verifier: verifier });
+  return tokenRequest(base, realm, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: client.clientId, ...(client.secret ? { client_secret: client.secret } : {}), code_verifier: verifier });
 }
 
 function claims(jwt: string): any {

@@ -3,7 +3,8 @@
  * Keycloak: the request Traefik's forwardAuth sends is redirected to the login page with PKCE;
  * after a browser login through Keycloak and the gate's callback, a member of an allowed group
  * is let through (202 with the X-Auth-Request-* headers Traefik copies to the app), anyone else
- * is refused. Called by the real-Keycloak test while its Keycloak runs.
+ * is refused. The model token gates likewise, with Bearer ID tokens instead of a browser login.
+ * Called by the real-Keycloak test while its Keycloak runs.
  */
 import * as assert from 'node:assert/strict';
 import { KubeObject } from '../../lib/synth';
@@ -145,4 +146,103 @@ async function checkGate(o: SsoGateCheckOptions, procs: Processes, gate: KubeObj
     outcome[user.username] = 202;
   }
   return { app: host.split('.')[0], allowed, outcome };
+}
+
+export interface TokenGateCheckOptions {
+  readonly objects: readonly KubeObject[];
+  readonly secretValue: (namespace: string, name: string, key: string) => string;
+  readonly oauth2ProxyBin: string;
+  /** Loopback URL of the running Keycloak (the gates fetch its keys there). */
+  readonly keycloakBase: string;
+  /** Keycloak's in-cluster URL as synthesized, rewritten to `keycloakBase`. */
+  readonly keycloakInternalUrl: string;
+  /** Namespace the token gates run in. */
+  readonly namespace: string;
+  /** An ID token of the public `kubernetes` client for the user, as `kubectl oidc-login get-token` gets it. */
+  readonly idToken: (user: GateUser) => Promise<string>;
+  readonly users: readonly GateUser[];
+}
+
+export interface TokenGateResult {
+  /** `gate-<tenant>` */
+  readonly gate: string;
+  readonly allowed: readonly string[];
+  /** Status per user with a Bearer ID token. */
+  readonly outcome: Record<string, number>;
+  /** Status without a token, and with a token whose signature is not Keycloak's. */
+  readonly anonymous: number;
+  readonly forged: number;
+}
+
+/**
+ * Every token gate (`gate-<tenant>` Deployments of `namespace`, the forwardAuth of model routes)
+ * run as synthesized, asked what Traefik asks for each request to a model: /oauth2/auth with the
+ * client's `Authorization` header. A member's ID token passes (202 with X-Auth-Request-User for
+ * the model), anything else is refused with 401 or 403; an API gate never redirects to a login.
+ */
+export async function exerciseTokenGates(o: TokenGateCheckOptions): Promise<TokenGateResult[]> {
+  const gates = o.objects.filter((x) => x.kind === 'Deployment' && x.metadata.namespace === o.namespace && x.metadata.name.startsWith('gate-'));
+  assert.ok(gates.length > 0, `the output has token gates in ${o.namespace}`);
+  const tokens = new Map<string, string>();
+  for (const u of o.users) tokens.set(u.username, await o.idToken(u));
+  const results: TokenGateResult[] = [];
+  const procs = new Processes('mlplat-e2e-token-gate');
+  try {
+    for (const gate of gates) {
+      const container = (gate as any).spec.template.spec.containers[0];
+      const env: Record<string, string> = {};
+      for (const e of container.env) env[e.name] = e.value ?? o.secretValue(o.namespace, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key);
+      const [port, metrics] = [await freePort(), await freePort()];
+      const args = (container.args as string[]).map((a) => {
+        if (a.startsWith('--http-address=')) return `--http-address=127.0.0.1:${port}`;
+        if (a.startsWith('--metrics-address=')) return `--metrics-address=127.0.0.1:${metrics}`;
+        return a.replace(o.keycloakInternalUrl, o.keycloakBase);
+      });
+      const allowed = args.filter((a) => a.startsWith('--allowed-group=')).map((a) => a.slice('--allowed-group='.length));
+      const name = `oauth2-proxy-${gate.metadata.name}`;
+      procs.start(name, `${o.oauth2ProxyBin}/oauth2-proxy`, args, { PATH: process.env.PATH, ...env });
+      const base = `http://127.0.0.1:${port}`;
+      await until(`${name} ready`, () => httpOk(`${base}/ping`), 30_000).catch((e) => assert.fail(`${(e as Error).message}\n${procs.tail(name)}`));
+
+      // What Traefik's forwardAuth sends for a request to a model: the original request in
+      // X-Forwarded-* headers, the client's Authorization header as it came.
+      const ask = async (authorization?: string): Promise<Response> => {
+        const r = await fetch(`${base}/oauth2/auth`, {
+          redirect: 'manual',
+          headers: {
+            'x-forwarded-proto': 'https', 'x-forwarded-host': `model.${gate.metadata.name}.invalid`, 'x-forwarded-uri': '/v2/models/m/infer', 'x-forwarded-method': 'POST',
+            ...(authorization ? { authorization } : {}),
+          },
+        });
+        assert.ok(r.status < 300 || r.status >= 400, `${gate.metadata.name}: an API gate never redirects (got ${r.status} → ${r.headers.get('location')})`);
+        return r;
+      };
+      const outcome: Record<string, number> = {};
+      for (const u of o.users) {
+        const r = await ask(`Bearer ${tokens.get(u.username)}`);
+        outcome[u.username] = r.status;
+        if (u.groups.some((g) => allowed.includes(g))) {
+          assert.equal(r.status, 202, `${gate.metadata.name}: ${u.username} (groups ${u.groups.join(', ')}) passes with an ID token (got ${r.status}: ${procs.tail(name, 5)})`);
+          assert.ok(r.headers.get('x-auth-request-user'), `${gate.metadata.name}: X-Auth-Request-User names ${u.username}`);
+          assert.equal(r.headers.get('x-auth-request-preferred-username'), u.username);
+        } else {
+          assert.ok([401, 403].includes(r.status), `${gate.metadata.name}: ${u.username} (groups ${u.groups.join(', ')}; allowed: ${allowed.join(', ')}) is refused (got ${r.status})`);
+        }
+      }
+      const anonymous = (await ask()).status;
+      assert.equal(anonymous, 401, `${gate.metadata.name}: a request without a token is answered 401`);
+      // A member's token with another signature: the gate checks Keycloak's keys.
+      const member = o.users.find((u) => u.groups.some((g) => allowed.includes(g)));
+      let forged = 0;
+      if (member) {
+        const [h, p] = tokens.get(member.username)!.split('.');
+        forged = (await ask(`Bearer ${h}.${p}.${Buffer.from('not keycloak\'s signature').toString('base64url')}`)).status;
+        assert.ok([401, 403].includes(forged), `${gate.metadata.name}: a forged token is refused (got ${forged})`);
+      }
+      results.push({ gate: gate.metadata.name, allowed, outcome, anonymous, forged });
+    }
+  } finally {
+    procs.cleanup();
+  }
+  return results;
 }

@@ -43,6 +43,9 @@ describe('PlatformDeployment with Pulumi mocks', () => {
       'keycloak-config',
       'keycloak-instances',
       'keycloak-namespaces',
+      'kserve-config',
+      'kserve-instances',
+      'kserve-namespaces',
       'minio-config',
       'minio-instances',
       'minio-namespaces',
@@ -67,6 +70,14 @@ describe('PlatformDeployment with Pulumi mocks', () => {
     assert.deepEqual(release.inputs.repositoryOpts, { repo: 'https://helm.ngc.nvidia.com/nvidia' });
     assert.equal(release.inputs.values.mig.strategy, '');
     assert.equal(release.inputs.timeout, 600);
+    // OCI registries have no index: Helm gets the chart's full reference and no repository.
+    const kserve = registered.filter((r) => r.type === 'kubernetes:helm.sh/v3:Release' && r.inputs.namespace === 'kserve');
+    assert.deepEqual(kserve.map((r) => [r.inputs.name, r.inputs.chart, r.inputs.version, r.inputs.repositoryOpts]).sort(), [
+      ['kserve', 'oci://ghcr.io/kserve/charts/kserve-resources', 'v0.20.0', undefined],
+      ['kserve-crd', 'oci://ghcr.io/kserve/charts/kserve-crd', 'v0.20.0', undefined],
+      ['kserve-runtime-configs', 'oci://ghcr.io/kserve/charts/kserve-runtime-configs', 'v0.20.0', undefined],
+    ]);
+    assert.equal(kserve.find((r) => r.inputs.name === 'kserve')!.inputs.values.kserve.controller.deploymentMode, 'Standard');
     const ns = registered.find((r) => r.name === 'tenant-research-namespaces')!;
     assert.deepEqual(ns.inputs.objs.map((o: any) => `${o.kind}/${o.metadata.name}`), ['Namespace/research']);
   });

@@ -26,6 +26,7 @@ describe('Pulumi deployment plan', () => {
       'mlflow-namespaces',
       'dataset-cache-namespaces',
       'start-page-namespaces',
+      'kserve-namespaces',
       'credentials-namespaces',
       'gpu-operator-config',
       'tenancy-config',
@@ -36,11 +37,15 @@ describe('Pulumi deployment plan', () => {
       'mlflow-config',
       'dataset-cache-config',
       'start-page-config',
+      'kserve-config',
       'credentials-config',
       'gpu-operator-release-gpu-operator',
       'cert-manager-release-cert-manager',
       'traefik-release-traefik',
       'database-release-cloudnative-pg',
+      'kserve-release-kserve-crd',
+      'kserve-release-kserve',
+      'kserve-release-kserve-runtime-configs',
       'cert-manager-instances',
       'minio-instances',
       'database-instances',
@@ -48,18 +53,39 @@ describe('Pulumi deployment plan', () => {
       'mlflow-instances',
       'dataset-cache-instances',
       'start-page-instances',
+      'kserve-instances',
       'credentials-instances',
     ]);
     const rank = (s: DeployStep) => STAGES.indexOf(s.stage);
     for (const s of steps) {
       for (const d of s.dependsOn) {
         const dep = steps.find((x) => x.name === d)!;
+        assert.ok(steps.indexOf(dep) < steps.indexOf(s), `${s.name} comes after ${d}`);
+        // A release may also wait for a release it names in dependsOn (same stage).
+        if (s.kind === 'helm' && dep.kind === 'helm' && s.release.dependsOn.includes(dep.release)) continue;
         assert.equal(rank(dep), rank(s) - 1, `${s.name} depends on the stage right before it (${d})`);
       }
     }
     assert.deepEqual(steps.find((s) => s.name === 'gpu-operator-config')!.dependsOn, steps.filter((s) => s.stage === 'namespaces').map((s) => s.name));
     // Custom resources of operators installed by Helm come after those releases.
-    assert.deepEqual(steps.find((s) => s.name === 'database-instances')!.dependsOn, ['gpu-operator-release-gpu-operator', 'cert-manager-release-cert-manager', 'traefik-release-traefik', 'database-release-cloudnative-pg']);
+    const releases = ['gpu-operator-release-gpu-operator', 'cert-manager-release-cert-manager', 'traefik-release-traefik', 'database-release-cloudnative-pg', 'kserve-release-kserve-crd', 'kserve-release-kserve', 'kserve-release-kserve-runtime-configs'];
+    assert.deepEqual(steps.find((s) => s.name === 'database-instances')!.dependsOn, releases);
+    assert.deepEqual(steps.find((s) => s.name === 'kserve-instances')!.dependsOn, releases, 'InferenceServices after the KServe CRDs, controller and runtimes');
+    // Releases also wait for the releases they depend on: CRDs → controller (and cert-manager) → runtimes.
+    const configs = steps.filter((s) => s.stage === 'config').map((s) => s.name);
+    assert.deepEqual(steps.find((s) => s.name === 'kserve-release-kserve-crd')!.dependsOn, configs);
+    assert.deepEqual(steps.find((s) => s.name === 'kserve-release-kserve')!.dependsOn, [...configs, 'kserve-release-kserve-crd', 'cert-manager-release-cert-manager']);
+    assert.deepEqual(steps.find((s) => s.name === 'kserve-release-kserve-runtime-configs')!.dependsOn, [...configs, 'kserve-release-kserve']);
+  });
+
+  it('installs the KServe charts from their OCI registry at the pinned version in repository mode', () => {
+    const helm = acmePlan('repository').filter((s): s is Extract<DeployStep, { kind: 'helm' }> => s.kind === 'helm' && s.component === 'kserve');
+    assert.deepEqual(helm.map((s) => [s.release.releaseName, s.release.chart.chart, s.release.chart.version, s.release.namespace]), [
+      ['kserve-crd', 'kserve-crd', 'v0.20.0', 'kserve'],
+      ['kserve', 'kserve-resources', 'v0.20.0', 'kserve'],
+      ['kserve-runtime-configs', 'kserve-runtime-configs', 'v0.20.0', 'kserve'],
+    ]);
+    for (const s of helm) assert.deepEqual(s.source, { repositoryUrl: 'oci://ghcr.io/kserve/charts' });
   });
 
   it('installs the GPU operator from its repository at the pinned version in repository mode', () => {
@@ -95,7 +121,7 @@ describe('Pulumi deployment plan', () => {
     const steps = planDeployment(app, { chartMode: 'flux' });
     assert.equal(steps[0].name, 'extra-crds');
     assert.equal(steps[steps.length - 1].name, 'extra-instances');
-    assert.deepEqual(steps[steps.length - 1].dependsOn, ['gpu-operator-operators', 'cert-manager-operators', 'traefik-operators', 'database-operators']);
+    assert.deepEqual(steps[steps.length - 1].dependsOn, ['gpu-operator-operators', 'cert-manager-operators', 'traefik-operators', 'database-operators', 'kserve-operators']);
   });
 
   it('has stable step names: the same tree plans the same names', () => {
