@@ -84,30 +84,38 @@ describe('mlplat synth', () => {
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(listTree(out), [
       '00-gpu-operator.yaml',
-      '01-tenancy.yaml',
-      '02-tenant-research.yaml',
-      '03-tenant-serving.yaml',
-      '04-cert-manager.yaml',
-      '05-traefik.yaml',
-      '06-minio.yaml',
-      '07-database.yaml',
-      '08-keycloak.yaml',
-      '09-mlflow.yaml',
-      '10-dataset-cache.yaml',
-      '11-start-page.yaml',
-      '12-kserve.yaml',
-      '13-credentials.yaml',
+      '01-grafana.yaml',
+      '02-monitoring.yaml',
+      '03-tenancy.yaml',
+      '04-tenant-research.yaml',
+      '05-tenant-serving.yaml',
+      '06-cert-manager.yaml',
+      '07-traefik.yaml',
+      '08-minio.yaml',
+      '09-database.yaml',
+      '10-keycloak.yaml',
+      '11-mlflow.yaml',
+      '12-dataset-cache.yaml',
+      '13-start-page.yaml',
+      '14-kserve.yaml',
+      '15-logs.yaml',
+      '16-credentials.yaml',
       'access/authentication-config.yaml',
       'access/kubeconfig-research.yaml',
       'access/kubeconfig-serving.yaml',
-      'after-operators/04-cert-manager.yaml',
-      'after-operators/06-minio.yaml',
-      'after-operators/07-database.yaml',
-      'after-operators/08-keycloak.yaml',
-      'after-operators/09-mlflow.yaml',
-      'after-operators/11-start-page.yaml',
-      // InferenceServices and the endpoints' routes need KServe's and Traefik's CRDs.
-      'after-operators/12-kserve.yaml',
+      // Custom resources of operators the first layer installs (Prometheus Operator, Traefik,
+      // cert-manager, CloudNativePG, KServe): PodMonitors, rules, routes, InferenceServices.
+      'after-operators/01-grafana.yaml',
+      'after-operators/02-monitoring.yaml',
+      'after-operators/06-cert-manager.yaml',
+      'after-operators/07-traefik.yaml',
+      'after-operators/08-minio.yaml',
+      'after-operators/09-database.yaml',
+      'after-operators/10-keycloak.yaml',
+      'after-operators/11-mlflow.yaml',
+      'after-operators/13-start-page.yaml',
+      'after-operators/14-kserve.yaml',
+      'after-operators/15-logs.yaml',
       'after-operators/kustomization.yml',
       'kustomization.yml',
     ]);
@@ -120,7 +128,7 @@ describe('mlplat synth', () => {
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 174 objects in 21 files/);
+    assert.match(r.out, /synthesized acme: 219 objects in 28 files/);
     assert.match(r.out, /apply .*after-operators\/ once the operators of the first layer are ready/);
     assert.match(r.out, /access\/: authentication-config\.yaml, kubeconfig-research\.yaml, kubeconfig-serving\.yaml \(for the cluster's admins and users, not applied/);
   });
@@ -129,7 +137,7 @@ describe('mlplat synth', () => {
     const cwd = tmpDir();
     const r = cli(['synth'], cwd);
     assert.equal(r.code, 0, r.err);
-    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).filter((f) => f.endsWith('.yaml') && !f.startsWith('access/')).length, 21);
+    assert.equal(listTree(path.join(cwd, 'dist', 'acme')).filter((f) => f.endsWith('.yaml') && !f.startsWith('access/')).length, 28);
     assert.ok(fs.existsSync(path.join(cwd, 'dist', 'acme', '.mlplat-output')));
   });
 

@@ -90,18 +90,19 @@ describe('outputFiles: two layers', () => {
     const byName = new Map(files.map((f) => [f.name, f]));
     const kinds = (name: string) => parseAllDocuments(byName.get(name)!.content).map((d) => d.toJS().kind);
     // CloudNativePG's chart is in the first layer; its Cluster, Database and ScheduledBackup after it.
-    assert.ok(kinds('07-database.yaml').includes('HelmRelease'));
-    assert.ok(!kinds('07-database.yaml').some((k) => ['Cluster', 'Database', 'ScheduledBackup'].includes(k)));
-    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/07-database.yaml`).sort(), ['Cluster', 'Database', 'Database', 'Database', 'ScheduledBackup']);
+    assert.ok(kinds('09-database.yaml').includes('HelmRelease'));
+    assert.ok(!kinds('09-database.yaml').some((k) => ['Cluster', 'Database', 'ScheduledBackup', 'PodMonitor'].includes(k)));
+    // The database's PodMonitor needs the Prometheus Operator's CRDs (monitoring), also a first-layer release.
+    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/09-database.yaml`).sort(), ['Cluster', 'Database', 'Database', 'Database', 'PodMonitor', 'ScheduledBackup']);
     const first = parse(byName.get(KUSTOMIZATION_FILE)!.content);
     assert.equal(first.kind, 'Kustomization');
     assert.deepEqual(first.resources, files.filter((f) => f.count > 0 && !f.name.includes('/')).map((f) => f.name));
-    assert.deepEqual(parse(byName.get(`${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`)!.content).resources, ['04-cert-manager.yaml', '06-minio.yaml', '07-database.yaml', '08-keycloak.yaml', '09-mlflow.yaml', '11-start-page.yaml', '12-kserve.yaml']);
+    assert.deepEqual(parse(byName.get(`${AFTER_OPERATORS_DIR}/${KUSTOMIZATION_FILE}`)!.content).resources, ['01-grafana.yaml', '02-monitoring.yaml', '06-cert-manager.yaml', '07-traefik.yaml', '08-minio.yaml', '09-database.yaml', '10-keycloak.yaml', '11-mlflow.yaml', '13-start-page.yaml', '14-kserve.yaml', '15-logs.yaml']);
     // KServe's charts are in the first layer (its CRDs come from a chart release that provides
     // serving.kserve.io); the InferenceServices and the endpoints' Traefik and cert-manager objects after it.
-    assert.deepEqual(kinds('12-kserve.yaml').filter((k) => k.startsWith('Helm')), ['HelmRepository', 'HelmRelease', 'HelmRelease', 'HelmRelease']);
-    assert.ok(!kinds('12-kserve.yaml').some((k) => ['InferenceService', 'IngressRoute', 'Middleware', 'Certificate'].includes(k)));
-    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/12-kserve.yaml`).sort(), ['Certificate', 'Certificate', 'InferenceService', 'InferenceService', 'IngressRoute', 'IngressRoute', 'Middleware', 'Middleware', 'Middleware', 'Middleware']);
+    assert.deepEqual(kinds('14-kserve.yaml').filter((k) => k.startsWith('Helm')), ['HelmRepository', 'HelmRelease', 'HelmRelease', 'HelmRelease']);
+    assert.ok(!kinds('14-kserve.yaml').some((k) => ['InferenceService', 'IngressRoute', 'Middleware', 'Certificate'].includes(k)));
+    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/14-kserve.yaml`).sort(), ['Certificate', 'Certificate', 'InferenceService', 'InferenceService', 'IngressRoute', 'IngressRoute', 'Middleware', 'Middleware', 'Middleware', 'Middleware']);
     // Every object is written exactly once.
     const total = files.reduce((n, f) => n + f.count, 0);
     assert.equal(total, synthFile(ACME).objects.length);

@@ -93,6 +93,12 @@ export class InferenceEndpoint extends Construct {
     if (!/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(props.name) || props.name.length > 40) throw new Error(`model name "${props.name}" must be a DNS label starting with a letter, at most 40 characters`);
     if (props.gpu && (!Number.isInteger(props.gpu.units) || props.gpu.units < 1)) throw new Error(`model ${props.name}: a GPU model needs at least 1 GPU unit of pool ${props.gpu.pool.name}`);
     if (props.gpu && !props.tenant.gpuGrants.has(props.gpu.pool)) throw new Error(`model ${props.name}: pool ${props.gpu.pool.name} is not granted to tenant ${props.tenant.name}`);
+    const source = props.source;
+    const tenantBucket = props.store.tenantBucket(props.tenant).bucket;
+    // Checked before super(): a refused endpoint leaves nothing in the tree.
+    if ('uri' in source && !source.uri.startsWith(`${tenantBucket.uri}/`)) throw new Error(`model ${props.name}: ${source.uri} is not in the tenant's bucket ${tenantBucket.uri}`);
+    if ('mlflow' in source && !props.mlflow) throw new Error(`model ${props.name}: an MLflow source needs the MLflow tracking server`);
+    if ('cache' in source && !props.datasetCache) throw new Error(`model ${props.name}: a cache source needs the dataset cache`);
     super(scope, id);
     const ns = props.tenant.namespace;
     this.name = props.name;
@@ -102,26 +108,21 @@ export class InferenceEndpoint extends Construct {
     this.maxReplicas = max;
     this.service = { name: `${props.name}-predictor`, port: 'http' };
     this.podSelector = { 'serving.kserve.io/inferenceservice': props.name };
-    const tenantBucket = props.store.tenantBucket(props.tenant).bucket;
 
-    const source = props.source;
     let storageUri: string | undefined;
     if ('uri' in source) {
-      if (!source.uri.startsWith(`${tenantBucket.uri}/`)) throw new Error(`model ${props.name}: ${source.uri} is not in the tenant's bucket ${tenantBucket.uri}`);
       storageUri = source.uri;
     } else if ('mlflow' in source) {
-      if (!props.mlflow) throw new Error(`model ${props.name}: an MLflow source needs the MLflow tracking server`);
       storageUri = `${tenantBucket.uri}/${SERVING_PREFIX}/${props.name}/mlflow-${source.mlflow.model.replace(/[^A-Za-z0-9._-]/g, '_')}-v${source.mlflow.version}/`;
       this.mlflowFetch(ns, props, source.mlflow, storageUri);
-    } else if (!props.datasetCache) {
-      throw new Error(`model ${props.name}: a cache source needs the dataset cache`);
     }
     this.storageUri = storageUri;
 
     const gpu = props.gpu;
     const placement = gpu?.pool.placement();
-    const cpuMem = { cpu: k8s.Quantity.fromString(props.resources.cpu), memory: k8s.Quantity.fromString(props.resources.memory) };
-    const gpuRes = gpu ? gpu.pool.gpuLimits(gpu.units) : {};
+    // Plain scalars: a raw ApiObject does not resolve cdk8s Quantity/IntOrString (they would render as { value }).
+    const cpuMem = { cpu: props.resources.cpu, memory: props.resources.memory };
+    const gpuRes = gpu ? Object.fromEntries(Object.entries(gpu.pool.gpuLimits(gpu.units)).map(([k, q]) => [k, q.value])) : {};
     const volumes: k8s.Volume[] = props.datasetCache ? [{ name: 'dataset-cache', persistentVolumeClaim: { claimName: TENANT_CACHE_CLAIM, readOnly: true } }] : [];
     const mounts: k8s.VolumeMount[] = props.datasetCache ? [{ name: 'dataset-cache', mountPath: '/datasets', readOnly: true }] : [];
     if ('cache' in source) mounts.push({ name: 'dataset-cache', mountPath: MODEL_DIR, subPath: source.cache, readOnly: true });
@@ -146,7 +147,7 @@ export class InferenceEndpoint extends Construct {
           maxReplicas: max,
           ...(max > min ? { scaleMetric: 'cpu', scaleTarget: 80 } : {}),
           // One extra pod during rollouts; the GPU quota check counts it.
-          deploymentStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(1), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
+          deploymentStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           serviceAccountName: props.tenant.serviceAccountName,
           automountServiceAccountToken: false,
           ...(placement ? { priorityClassName: placement.priorityClassName, nodeSelector: placement.nodeSelector, tolerations: placement.tolerations } : {}),

@@ -1,6 +1,8 @@
 import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { AdmissionPolicy } from '../../lib/admission-policy';
+import { CERT_MANAGER_NAMESPACE } from '../edge/cert-manager';
+import { ACME_SOLVER_LABEL } from '../edge/traefik';
 import { TENANT_NAMESPACES } from '../gpu/access-policy';
 import { ITenant } from './tenant';
 
@@ -41,6 +43,19 @@ export class TenantGuard extends Construct {
         {
           expression: '!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0',
           message: 'tenant Services may not set externalIPs: they would capture cluster-wide traffic for those addresses',
+        },
+      ],
+    });
+    // With ACME, Traefik serves the solver-labelled Ingresses of every routed namespace, tenant
+    // namespaces included (model endpoints): only cert-manager may write such Ingresses there.
+    new AdmissionPolicy(this, 'SolverIngresses', {
+      name: 'mlplat-tenant-solver-ingresses',
+      resourceRules: [{ apiGroups: ['networking.k8s.io'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['ingresses'] }],
+      namespaceSelector: TENANT_NAMESPACES,
+      validations: [
+        {
+          expression: `!has(object.metadata.labels) || !('${ACME_SOLVER_LABEL}' in object.metadata.labels) || request.userInfo.username == 'system:serviceaccount:${CERT_MANAGER_NAMESPACE}:cert-manager'`,
+          message: `Ingresses labelled ${ACME_SOLVER_LABEL} are cert-manager's HTTP-01 solvers, which the platform ingress serves for any host: only cert-manager writes them`,
         },
       ],
     });

@@ -99,6 +99,23 @@ export function planDeployment(root: IConstruct, options: PlanOptions): DeploySt
     }
   }
 
+  // A release after the releases it depends on: the deployment resolves dependsOn in list order.
+  const operators = byStage.get('operators')!;
+  const ordered: DeployStep[] = [];
+  const visit = (step: DeployStep, path: readonly DeployStep[]): void => {
+    if (ordered.includes(step)) return;
+    if (path.includes(step)) throw new Error(`chart releases depend on each other in a cycle: ${[...path, step].map((s) => s.name).join(' → ')}`);
+    if (step.kind === 'helm') {
+      for (const d of step.release.dependsOn) {
+        const dep = operators.find((s) => s.kind === 'helm' && s.release === d);
+        if (dep) visit(dep, [...path, step]);
+      }
+    }
+    ordered.push(step);
+  };
+  for (const s of operators) visit(s, []);
+  byStage.set('operators', ordered);
+
   const steps: DeployStep[] = [];
   let previous: string[] = [];
   const helmNames = new Map<ChartRelease<object>, string>();

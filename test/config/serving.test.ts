@@ -239,23 +239,32 @@ describe('config: spec.serving', () => {
     assert.match(issuesOf(upper)[0], /spec\.serving\.models\[0\]\.name: must be a DNS-1123 label/);
   });
 
-  it(
-    'refuses a model name that starts with a digit (KServe: InferenceService names are DNS-1035 labels)',
-    { todo: 'schema accepts "7b-chat" (DNS-1123 label), InferenceEndpoint throws at synth: "internal error" instead of a file:line config error' },
-    () => {
-      const text = config(model().replace('name: m,', 'name: 7b-chat,'));
-      assert.match(issuesOf(text)[0] ?? '', new RegExp(`^platform\\.yaml:${at(text, 0, 'name')} spec\\.serving\\.models\\[0\\]\\.name: .*letter`));
-    },
-  );
+  it('refuses a model name that starts with a digit (KServe: InferenceService names are DNS-1035 labels)', () => {
+    const text = config(model().replace('name: m,', 'name: 7b-chat,'));
+    assert.deepEqual(issuesOf(text), [`platform.yaml:${at(text, 0, 'name')} spec.serving.models[0].name: must start with a letter (KServe names are DNS-1035 labels)`]);
+  });
 
-  it(
-    "fits the tenant's CPU and memory quota with the surge replica (design §7)",
-    { todo: 'not checked: (16 + 1 surge) × 1 CPU = 17 passes validation though tenant "other" may request 8; the predictor pods are then refused by its ResourceQuota at run time' },
-    () => {
-      const text = config(model('replicas: { min: 16 }').replace('tenant: team', 'tenant: other').replace('tenant-team', 'tenant-other'));
-      assert.match(issuesOf(text).join('\n'), /spec\.serving\.models\[0\]\.resources.*"other".*8.*17/);
-    },
-  );
+  it("fits the tenant's CPU and memory quota, counting the surge replica and every model of the tenant", () => {
+    // Tenant other may request 8 CPUs and 32Gi: (16 + 1) × 1 CPU = 17.
+    const other = (m: string) => m.replace('tenant: team', 'tenant: other').replace('tenant-team', 'tenant-other');
+    const cpu = config(other(model('replicas: { min: 16 }')));
+    assert.deepEqual(issuesOf(cpu), [
+      `platform.yaml:${pos(cpu, '"1"', 'cpu: "1"')} spec.serving.models[0].resources.cpu: tenant "other" may request 8 cpu; its models need 17 ((replicas.max + 1 for rolling updates) × 1)`,
+    ]);
+    const memory = config(other(model('replicas: { min: 3 }').replace('memory: 1Gi', 'memory: 10Gi')));
+    assert.deepEqual(issuesOf(memory), [
+      `platform.yaml:${pos(memory, '10Gi')} spec.serving.models[0].resources.memory: tenant "other" may request 32Gi memory; its models need 40Gi ((replicas.max + 1 for rolling updates) × 10Gi)`,
+    ]);
+    // (3 + 1) × 6Gi = 24Gi fits; a second model of 2 × 4500Mi goes over, reported there with the sum.
+    const first = other(model('replicas: { min: 3 }').replace('memory: 1Gi', 'memory: 6Gi'));
+    assert.deepEqual(issuesOf(config(first), 'warning'), []);
+    const sum = config(first, other(model().replace('name: m,', 'name: n,').replace('memory: 1Gi', 'memory: 4500Mi')));
+    assert.deepEqual(issuesOf(sum), [
+      `platform.yaml:${pos(sum, '4500Mi')} spec.serving.models[1].resources.memory: tenant "other" may request 32Gi memory; its models need 33576Mi ((replicas.max + 1 for rolling updates) × 4500Mi)`,
+    ]);
+    // Millicores add up too: (1 + 1) × 500m = 1 CPU fits next to (3 + 1) × 1.
+    assert.deepEqual(issuesOf(config(first, other(model().replace('name: m,', 'name: n,').replace('cpu: "1"', 'cpu: 500m'))), 'warning'), []);
+  });
 
   it('needs the ingress, sso and storage: one error at spec.serving naming each missing part', () => {
     const bare = `apiVersion: mlplat.io/v1alpha1

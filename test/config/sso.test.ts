@@ -28,8 +28,9 @@ function lineOf(text: string, needle: string): number {
 const ACME_INGRESS = /\n  ingress:.*\n(    .*\n)+  tls:\n(    .*\n)+/;
 const ACME_SSO = /\n  sso:.*\n(    .*\n)+/;
 const ACME_STORAGE_USERS = [/\n  storage:\n(    .*\n)+/, /\n  tracking:\n(    .*\n)+/, /\n  datasetCache:\n(    .*\n)+/] as const;
-/** acme's models need the ingress, sso and storage too (test/config/serving.test.ts); these tests are about sso. */
+/** acme's models and observability need the ingress, sso and storage too (test/config/serving.test.ts); these tests are about sso. */
 const ACME_SERVING: [RegExp, string] = [/\n  serving:.*\n(    .*\n)+/, '\n'];
+const ACME_OBSERVABILITY: [RegExp, string] = [/\n  observability:.*\n(    .*\n)+/, '\n'];
 
 describe('config: spec.sso', () => {
   it('accepts acme and initech as written', () => {
@@ -82,19 +83,19 @@ describe('config: spec.sso', () => {
   });
 
   it('needs the ingress: sso without ingress is an error at spec.sso', () => {
-    const text = acmeWith([ACME_SERVING, [ACME_INGRESS, '\n']]);
+    const text = acmeWith([ACME_SERVING, ACME_OBSERVABILITY, [ACME_INGRESS, '\n']]);
     const line = lineOf(text, '  sso:') + 1;
     assert.deepEqual(errorsOf(text), [`platform.yaml:${line}:5 spec.sso: Keycloak is served at auth.<domain> through the ingress: add spec.ingress`]);
   });
 
   it('needs sso with the ingress: the ingress without sso is an error at spec.ingress', () => {
-    const text = acmeWith([ACME_SERVING, [ACME_SSO, '\n']]);
+    const text = acmeWith([ACME_SERVING, ACME_OBSERVABILITY, [ACME_SSO, '\n']]);
     const line = lineOf(text, '  ingress:') + 1;
     assert.deepEqual(errorsOf(text), [`platform.yaml:${line}:5 spec.ingress: every app the ingress routes sits behind SSO: add spec.sso (Keycloak)`]);
   });
 
   it('needs storage (the database backups): sso without storage is an error at spec.sso', () => {
-    const text = acmeWith([ACME_SERVING, ...ACME_STORAGE_USERS.map((r) => [r, '\n'] as [RegExp, string])]);
+    const text = acmeWith([ACME_SERVING, ACME_OBSERVABILITY, ...ACME_STORAGE_USERS.map((r) => [r, '\n'] as [RegExp, string])]);
     const line = lineOf(text, '  sso:') + 1;
     assert.deepEqual(errorsOf(text), [
       `platform.yaml:${line}:5 spec.sso: Keycloak keeps its data in the platform PostgreSQL, whose backups go to the object store: add spec.storage`,
@@ -109,7 +110,9 @@ describe('config: spec.sso', () => {
         .replace(/\n  ingress:.*\n(    .*\n)+/, '\n')
         .replace(/\n  storage:\n(    .*\n)+/, '\n')
         .replace(/\n  tracking:\n(    .*\n)+/, '\n')
-        .replace(/\n  datasetCache:.*\n(    .*\n)+/, '\n');
+        .replace(/\n  datasetCache:.*\n(    .*\n)+/, '\n')
+        // Observability needs storage too (reported at spec.observability, tested in serving.test.ts).
+        .replace(/\n  observability: \{\}.*\n/, '\n');
       const errors = errorsOf(text);
       const line = lineOf(text, '  sso: {}');
       assert.ok(errors.every((e) => e.startsWith(`platform.yaml:${line}:8 spec.sso: `)), errors.join('\n'));
@@ -144,8 +147,8 @@ describe('config: spec.sso', () => {
     const slash = acmeWith([['editorGroups: [ml-leads]', 'editorGroups: [ml/leads, "ml leads"]']]);
     const slashErrors = errorsOf(slash);
     assert.equal(slashErrors.length, 2);
-    assert.match(slashErrors[0], /^platform\.yaml:\d+:\d+ spec\.sso\.editorGroups\[0\]: a group name, without "\/" or spaces/);
-    assert.match(slashErrors[1], /^platform\.yaml:\d+:\d+ spec\.sso\.editorGroups\[1\]: a group name, without "\/" or spaces/);
+    assert.match(slashErrors[0], /^platform\.yaml:\d+:\d+ spec\.sso\.editorGroups\[0\]: a group name: letters, digits, "\.", "_" and "-", starting with a letter or digit$/);
+    assert.match(slashErrors[1], /^platform\.yaml:\d+:\d+ spec\.sso\.editorGroups\[1\]: a group name: letters, digits, "\.", "_" and "-", starting with a letter or digit$/);
     const zero = acmeWith([['adminGroups: [platform-admins]', 'replicas: 0']]);
     assert.match(errorsOf(zero)[0], new RegExp(`^platform\\.yaml:${at(zero, 'replicas: 0')}:15 spec\\.sso\\.replicas: `));
     const six = acmeWith([['adminGroups: [platform-admins]', 'replicas: 6']]);

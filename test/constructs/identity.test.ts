@@ -487,7 +487,8 @@ describe('Keycloak in the platform', () => {
     for (const uri of k8sClient.redirectUris) assert.match(uri, /^http:\/\/localhost:\d+$/);
     const gates = platform.ingress!.router.routes.filter((r) => r.auth === 'forwardAuth').map((r) => r.app);
     const confidential = realm.clients.filter((c: any) => !c.publicClient).map((c: any) => c.clientId);
-    assert.deepEqual([...confidential].sort(), [...gates].sort(), 'one confidential client per gated app');
+    // Plus Keycloak's own admin-path gate (`auth`) and Grafana's native login.
+    assert.deepEqual([...confidential].sort(), [...gates, 'auth', 'grafana'].sort(), 'one confidential client per gated app and per native OIDC app');
     const env = realmJob(objects).spec.template.spec.containers[0].env.filter((e: any) => e.name.startsWith('OIDC_SECRET_')).map((e: any) => e.name);
     assert.deepEqual([...env].sort(), confidential.map(secretEnvName).sort());
     // Realm groups: role groups and every tenant group.

@@ -71,14 +71,24 @@ function targetPortOf(objects: readonly KubeObject[], svc: any, portName: string
 }
 
 /**
- * What a route's backend Service selects and the container port its named port reaches. The
- * predictor Service `<isvc>-predictor` of a model endpoint is created by KServe, not written by
- * mlplat: it selects the pods labelled `serving.kserve.io/inferenceservice: <isvc>` and takes its
- * port name and target from the InferenceService's first container port.
+ * What a route's backend Service selects and the container port its named port reaches. Some
+ * Services are not in the output: a chart renders them (below), or KServe creates the predictor
+ * Service `<isvc>-predictor` of a model endpoint, which selects the pods labelled
+ * `serving.kserve.io/inferenceservice: <isvc>` and takes its port name and target from the
+ * InferenceService's first container port.
  */
 function backendOf(objects: readonly KubeObject[], namespace: string, service: string, portName: string): { selector: Record<string, string>; targetPort: number } {
   const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === service && o.metadata.namespace === namespace) as any;
   if (svc) return { selector: svc.spec.selector, targetPort: targetPortOf(objects, svc, portName) };
+  // A Service a chart renders (e.g. Grafana's): its name, port name and target port are pinned in
+  // the values, and it selects the chart's standard labels (chart name, release name).
+  const release = objects.find((o: any) => o.kind === 'HelmRelease' && o.metadata.namespace === namespace && (o.spec.values?.fullnameOverride ?? o.spec.releaseName) === service) as any;
+  if (release) {
+    const values = release.spec.values.service ?? {};
+    assert.equal(values.portName, portName, `HelmRelease ${namespace}/${release.metadata.name} names its Service port ${portName}`);
+    assert.equal(typeof values.targetPort, 'number', `HelmRelease ${namespace}/${release.metadata.name} pins its Service target port`);
+    return { selector: { 'app.kubernetes.io/name': release.spec.values.nameOverride ?? release.spec.chart.spec.chart, 'app.kubernetes.io/instance': release.spec.releaseName }, targetPort: values.targetPort };
+  }
   const isvcName = service.replace(/-predictor$/, '');
   assert.notEqual(isvcName, service, `Service ${namespace}/${service} exists, or is an InferenceService's predictor`);
   const isvc = find(objects, 'InferenceService', isvcName, namespace);
@@ -265,18 +275,20 @@ describe('IngressRouter in the examples', () => {
     }
   });
 
-  it("routes Keycloak natively with its own framing rules; every other app denies framing", () => {
+  it("routes Keycloak natively with its own framing rules, its admin console and master realm behind an admin-only gate; every other app denies framing", () => {
     for (const [name, { objects, platform }] of examples()) {
       const auth = platform.ingress!.router.routes.find((r) => r.app === 'auth')!;
       assert.equal(auth.auth, 'native');
       assert.equal(auth.namespace, platform.sso!.namespace);
       const ir = find(objects, 'IngressRoute', 'auth', auth.namespace);
-      assert.equal(ir.spec.routes.length, 1, `${name}: no /oauth2/ route`);
-      assert.deepEqual(ir.spec.routes[0].middlewares, [{ name: 'auth-headers' }]);
-      assert.deepEqual(ir.spec.routes[0].services, [{ kind: 'Service', name: 'keycloak', port: 'http' }]);
-      for (const kind of ['Deployment', 'Service', 'Middleware']) {
-        assert.equal(all(objects, kind).filter((o) => o.metadata.name === 'auth-sso').length, 0, `${name}: no auth-sso ${kind}`);
-      }
+      const keycloak = [{ kind: 'Service', name: 'keycloak', port: 'http' }];
+      assert.deepEqual(ir.spec.routes, [
+        // The gate's own callback, then the admin paths through the gate, then the rest without one.
+        { kind: 'Rule', match: `Host(\`${auth.host}\`) && PathPrefix(\`/oauth2/\`)`, middlewares: [{ name: 'auth-headers' }], services: [{ kind: 'Service', name: 'auth-sso', port: 'http' }] },
+        { kind: 'Rule', match: `Host(\`${auth.host}\`) && (PathPrefix(\`/admin/\`) || PathPrefix(\`/realms/master/\`))`, middlewares: [{ name: 'auth-headers' }, { name: 'auth-sso' }], services: keycloak },
+        { kind: 'Rule', match: `Host(\`${auth.host}\`)`, middlewares: [{ name: 'auth-headers' }], services: keycloak },
+      ], name);
+      assert.deepEqual(gateArgs(objects, 'auth', auth.namespace).get('allowed-group'), platform.sso!.roleGroups.admin, `${name}: admins only at the admin paths`);
       for (const r of platform.ingress!.router.routes) {
         const headers = find(objects, 'Middleware', `${r.app}-headers`, r.namespace).spec.headers;
         assert.equal(headers.frameDeny, r.app !== 'auth', `${name}/${r.app} frameDeny`);

@@ -66,7 +66,7 @@ describe('StartPage', () => {
     const objects = objectsOf(app);
     assert.deepEqual(
       objects.map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort(),
-      ['ConfigMap portal/start-page', 'Deployment portal/start-page', 'Namespace /portal', 'Service portal/start-page', 'ServiceAccount portal/start-page'],
+      ['ConfigMap portal/start-page', 'Deployment portal/start-page', 'Namespace /portal', 'NetworkPolicy portal/mlplat-platform-only', 'Service portal/start-page', 'ServiceAccount portal/start-page'],
     );
     const ns = find(objects, 'Namespace', 'portal');
     assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');

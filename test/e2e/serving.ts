@@ -19,7 +19,7 @@ import { MlflowServer } from '../../constructs/tracking/mlflow';
 import { KubeObject } from '../../lib/synth';
 import { RealComponents, SuiteState, whileRealComponentsRun } from './data-plane';
 import { waitFor } from './lib/cluster';
-import { ClusterView, KserveInstall, kserveInstallFromOutput, renderPredictor } from './lib/kserve';
+import { ClusterView, kserveInstallFromOutput, renderPredictor } from './lib/kserve';
 import { runContainer } from './lib/local-pod';
 import { secretData } from './lib/storage';
 

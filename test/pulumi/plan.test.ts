@@ -16,6 +16,8 @@ describe('Pulumi deployment plan', () => {
     const steps = acmePlan('repository');
     assert.deepEqual(steps.map((s) => s.name), [
       'gpu-operator-namespaces',
+      'grafana-namespaces',
+      'monitoring-namespaces',
       'tenant-research-namespaces',
       'tenant-serving-namespaces',
       'cert-manager-namespaces',
@@ -29,6 +31,7 @@ describe('Pulumi deployment plan', () => {
       'kserve-namespaces',
       'credentials-namespaces',
       'gpu-operator-config',
+      'grafana-config',
       'tenancy-config',
       'tenant-research-config',
       'tenant-serving-config',
@@ -40,13 +43,20 @@ describe('Pulumi deployment plan', () => {
       'kserve-config',
       'credentials-config',
       'gpu-operator-release-gpu-operator',
+      'monitoring-release-kps',
+      'grafana-release-grafana',
       'cert-manager-release-cert-manager',
       'traefik-release-traefik',
       'database-release-cloudnative-pg',
       'kserve-release-kserve-crd',
       'kserve-release-kserve',
       'kserve-release-kserve-runtime-configs',
+      'logs-release-loki',
+      'logs-release-alloy',
+      'grafana-instances',
+      'monitoring-instances',
       'cert-manager-instances',
+      'traefik-instances',
       'minio-instances',
       'database-instances',
       'keycloak-instances',
@@ -54,21 +64,22 @@ describe('Pulumi deployment plan', () => {
       'dataset-cache-instances',
       'start-page-instances',
       'kserve-instances',
+      'logs-instances',
       'credentials-instances',
     ]);
     const rank = (s: DeployStep) => STAGES.indexOf(s.stage);
     for (const s of steps) {
       for (const d of s.dependsOn) {
         const dep = steps.find((x) => x.name === d)!;
-        assert.ok(steps.indexOf(dep) < steps.indexOf(s), `${s.name} comes after ${d}`);
-        // A release may also wait for a release it names in dependsOn (same stage).
+        // A release may also wait for a release it names in dependsOn (same stage; order: see below).
         if (s.kind === 'helm' && dep.kind === 'helm' && s.release.dependsOn.includes(dep.release)) continue;
         assert.equal(rank(dep), rank(s) - 1, `${s.name} depends on the stage right before it (${d})`);
       }
     }
     assert.deepEqual(steps.find((s) => s.name === 'gpu-operator-config')!.dependsOn, steps.filter((s) => s.stage === 'namespaces').map((s) => s.name));
     // Custom resources of operators installed by Helm come after those releases.
-    const releases = ['gpu-operator-release-gpu-operator', 'cert-manager-release-cert-manager', 'traefik-release-traefik', 'database-release-cloudnative-pg', 'kserve-release-kserve-crd', 'kserve-release-kserve', 'kserve-release-kserve-runtime-configs'];
+    const releases = steps.filter((s) => s.kind === 'helm').map((s) => s.name);
+    assert.equal(releases.length, 11);
     assert.deepEqual(steps.find((s) => s.name === 'database-instances')!.dependsOn, releases);
     assert.deepEqual(steps.find((s) => s.name === 'kserve-instances')!.dependsOn, releases, 'InferenceServices after the KServe CRDs, controller and runtimes');
     // Releases also wait for the releases they depend on: CRDs → controller (and cert-manager) → runtimes.
@@ -77,6 +88,16 @@ describe('Pulumi deployment plan', () => {
     assert.deepEqual(steps.find((s) => s.name === 'kserve-release-kserve')!.dependsOn, [...configs, 'kserve-release-kserve-crd', 'cert-manager-release-cert-manager']);
     assert.deepEqual(steps.find((s) => s.name === 'kserve-release-kserve-runtime-configs')!.dependsOn, [...configs, 'kserve-release-kserve']);
   });
+
+  it(
+    'lists each release after the releases it depends on (the deployment resolves dependsOn by step name, in list order)',
+    () => {
+      const steps = acmePlan('repository');
+      for (const s of steps) {
+        for (const d of s.dependsOn) assert.ok(steps.findIndex((x) => x.name === d) < steps.indexOf(s), `${s.name} comes after ${d}`);
+      }
+    },
+  );
 
   it('installs the KServe charts from their OCI registry at the pinned version in repository mode', () => {
     const helm = acmePlan('repository').filter((s): s is Extract<DeployStep, { kind: 'helm' }> => s.kind === 'helm' && s.component === 'kserve');
@@ -121,7 +142,7 @@ describe('Pulumi deployment plan', () => {
     const steps = planDeployment(app, { chartMode: 'flux' });
     assert.equal(steps[0].name, 'extra-crds');
     assert.equal(steps[steps.length - 1].name, 'extra-instances');
-    assert.deepEqual(steps[steps.length - 1].dependsOn, ['gpu-operator-operators', 'cert-manager-operators', 'traefik-operators', 'database-operators', 'kserve-operators']);
+    assert.deepEqual(steps[steps.length - 1].dependsOn, ['gpu-operator-operators', 'grafana-operators', 'monitoring-operators', 'cert-manager-operators', 'traefik-operators', 'database-operators', 'kserve-operators', 'logs-operators']);
   });
 
   it('has stable step names: the same tree plans the same names', () => {

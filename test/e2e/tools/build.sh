@@ -64,6 +64,7 @@ gomod_require kwok sigs.k8s.io/kwok "$KWOK_VERSION"
 gomod_require pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI_VERSION"
 gomod_require oauth2-proxy github.com/oauth2-proxy/oauth2-proxy/v7 "$OAUTH2_PROXY_VERSION"
 gomod_require promtool github.com/prometheus/prometheus "$PROMETHEUS_MODULE_VERSION"
+gomod_require alloy-syntax github.com/grafana/alloy/syntax "$ALLOY_SYNTAX_VERSION"
 
 # The Pulumi pins must match the npm packages the project uses.
 lock_version() { # npm package name -> version in package-lock.json (empty if absent)
@@ -160,6 +161,11 @@ build_oauth2_proxy() {
 
 # promtool: without the -X it reports an empty version (prometheus/common's version package is
 # filled in by Prometheus' own release tooling, not by `go build`).
+build_alloy_syntax() {
+  local out=$1
+  (cd "$HERE/alloy-syntax" && go build -ldflags "-s -w" -o "$out/alloy-syntax" .)
+}
+
 build_promtool() {
   local out=$1
   (cd "$HERE/promtool" && go build \
@@ -295,6 +301,7 @@ fi
 ensure_tool "keycloak-$KEYCLOAK_VERSION" "kc.sh" build_keycloak
 ensure_tool "oauth2-proxy-$OAUTH2_PROXY_VERSION" "oauth2-proxy" build_oauth2_proxy
 ensure_tool "promtool-$PROMTOOL_VERSION" "promtool" build_promtool
+ensure_tool "alloy-syntax-$ALLOY_SYNTAX_VERSION" "alloy-syntax" build_alloy_syntax
 
 PULUMI_BIN="$CACHE/pulumi-$PULUMI_VERSION/bin"
 
