@@ -463,6 +463,7 @@ export class MlPlatform extends Construct {
         ? { credentials: tracking.addTenant(tenant).credentials, image: tracking.image }
         : (() => { throw new Error(`model ${m.name}: an MLflow source needs tracking kind mlflow`); })()
       : undefined;
+    const gatesBefore = new Set(serving.tokenGates);
     const { endpoint, gateAddress } = serving.addModel({
       name: m.name,
       tenant,
@@ -477,6 +478,7 @@ export class MlPlatform extends Construct {
       mlflow,
       datasetCache: this.cache !== undefined,
     });
+    for (const gate of serving.tokenGates) if (!gatesBefore.has(gate)) this.observe(gate);
     this.route(endpoint, {
       app: `model-${m.name}`,
       hostLabels: `${m.name}.${tenant.name}`,

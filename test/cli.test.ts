@@ -128,7 +128,7 @@ describe('mlplat synth', () => {
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 219 objects in 28 files/);
+    assert.match(r.out, /synthesized acme: 228 objects in 28 files/);
     assert.match(r.out, /apply .*after-operators\/ once the operators of the first layer are ready/);
     assert.match(r.out, /access\/: authentication-config\.yaml, kubeconfig-research\.yaml, kubeconfig-serving\.yaml \(for the cluster's admins and users, not applied/);
   });

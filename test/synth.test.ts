@@ -102,7 +102,7 @@ describe('outputFiles: two layers', () => {
     // serving.kserve.io); the InferenceServices and the endpoints' Traefik and cert-manager objects after it.
     assert.deepEqual(kinds('14-kserve.yaml').filter((k) => k.startsWith('Helm')), ['HelmRepository', 'HelmRelease', 'HelmRelease', 'HelmRelease']);
     assert.ok(!kinds('14-kserve.yaml').some((k) => ['InferenceService', 'IngressRoute', 'Middleware', 'Certificate'].includes(k)));
-    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/14-kserve.yaml`).sort(), ['Certificate', 'Certificate', 'InferenceService', 'InferenceService', 'IngressRoute', 'IngressRoute', 'Middleware', 'Middleware', 'Middleware', 'Middleware']);
+    assert.deepEqual(kinds(`${AFTER_OPERATORS_DIR}/14-kserve.yaml`).sort(), ['Certificate', 'Certificate', 'InferenceService', 'InferenceService', 'IngressRoute', 'IngressRoute', 'Middleware', 'Middleware', 'Middleware', 'Middleware', 'Middleware', 'Middleware', 'PodMonitor']);
     // Every object is written exactly once.
     const total = files.reduce((n, f) => n + f.count, 0);
     assert.equal(total, synthFile(ACME).objects.length);

@@ -6,9 +6,12 @@ import { CredentialGenerator } from '../credentials/generator';
 import { IOidcProvider, PlatformRole } from '../identity/types';
 import { ICertificateIssuer } from './cert-manager';
 import { SsoGate } from './sso-gate';
+import { ACME_SOLVER_LABEL } from './traefik';
 import { ExposeOptions, IIngressRouter, IRoute } from './types';
 
 const TRAEFIK_API = 'traefik.io/v1alpha1';
+/** Port of cert-manager's HTTP-01 solver pods (pkg/issuer/acme/http: acmesolver listens on 8089). */
+const ACME_SOLVER_PORT = 8089;
 const APP_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export interface IngressRouterProps {
@@ -31,6 +34,7 @@ export interface IngressRouterProps {
 export class IngressRouter implements IIngressRouter {
   private readonly list: IRoute[] = [];
   private provider?: IOidcProvider;
+  private readonly solverAllowed = new Set<string>();
 
   constructor(private readonly props: IngressRouterProps) {}
 
@@ -134,7 +138,15 @@ export class IngressRouter implements IIngressRouter {
           },
         },
       });
-      routes.push(appRoute([headers, token]));
+      // The caller's token also opens the Kubernetes API: the app behind the route never sees it.
+      const strip = `${options.app}-strip-token`;
+      new ApiObject(c, 'StripToken', {
+        apiVersion: TRAEFIK_API,
+        kind: 'Middleware',
+        metadata: { name: strip, namespace: ns },
+        spec: { headers: { customRequestHeaders: { Authorization: '' } } },
+      });
+      routes.push(appRoute([headers, token, strip]));
     } else {
       if (options.adminPaths?.length) {
         if (!provider) throw new Error(`app "${options.app}" has admin paths behind SSO, which needs the identity provider: enable sso`);
@@ -155,6 +167,12 @@ export class IngressRouter implements IIngressRouter {
       },
     });
     this.allowTraefik(c, 'AllowTraefik', ns, options.app, options.podSelector, options.targetPort);
+    // ACME HTTP-01: cert-manager runs its solver pod in the Certificate's namespace, where a
+    // namespace's default-deny would keep Traefik out (once per namespace).
+    if (certificateSecret && this.props.certificates.tls.mode === 'acme' && !this.solverAllowed.has(ns)) {
+      this.solverAllowed.add(ns);
+      this.allowTraefik(c, 'AllowAcmeSolver', ns, 'acme-solver', { [ACME_SOLVER_LABEL]: 'true' }, ACME_SOLVER_PORT);
+    }
 
     const route: IRoute = { app: options.app, title: options.title, purpose: options.purpose, namespace: ns, host, url: `https://${host}/`, auth: options.auth.kind };
     this.list.push(route);

@@ -52,6 +52,11 @@ export class ModelServing extends Construct {
     return { endpoint, tenant: props.tenant, gateAddress: this.gate(props.tenant).address };
   }
 
+  /** The tenants' token gates (each with metrics). */
+  get tokenGates(): readonly TokenGate[] {
+    return [...this.gates.values()];
+  }
+
   private gate(tenant: ITenant): TokenGate {
     let gate = this.gates.get(tenant.name);
     if (!gate) {

@@ -8,6 +8,7 @@ import { CredentialGenerator } from '../credentials/generator';
 import { secretEnv } from '../credentials/types';
 import { KUBERNETES_CLIENT_ID } from '../identity/kubernetes-access';
 import { IOidcProvider } from '../identity/types';
+import { IMetricsSource, ScrapeTarget } from '../observability/types';
 
 const PORT = 4180;
 const METRICS_PORT = 44180;
@@ -31,11 +32,12 @@ export interface TokenGateProps {
  * may change anything in its own namespace) cannot loosen it. Keys are fetched from Keycloak over
  * the cluster network.
  */
-export class TokenGate extends Construct {
+export class TokenGate extends Construct implements IMetricsSource {
   readonly name: string;
   /** ForwardAuth URL (oauth2-proxy's auth endpoint). */
   readonly address: string;
   readonly podSelector: Readonly<Record<string, string>>;
+  readonly scrapeTargets: readonly ScrapeTarget[];
 
   constructor(scope: Construct, id: string, props: TokenGateProps) {
     super(scope, id);
@@ -44,6 +46,7 @@ export class TokenGate extends Construct {
     const ns = props.namespace;
     this.address = `http://${this.name}.${ns}.svc.cluster.local:${PORT}/oauth2/auth`;
     this.podSelector = { 'app.kubernetes.io/name': 'oauth2-proxy', [`${MLPLAT_PREFIX}/guards`]: `models-of-${props.tenant}` };
+    this.scrapeTargets = [{ name: this.name, namespace: ns, podSelector: this.podSelector, port: 'metrics', path: '/metrics', component: 'token-gate' }];
     // oauth2-proxy insists on a client secret and a cookie secret even when it only verifies
     // bearer tokens; both are random and used for nothing else.
     const secret = props.credentials.secret(ns, `${this.name}-secrets`, { CLIENT_SECRET: { generate: 32 }, COOKIE_SECRET: { generate: 32 } });

@@ -272,20 +272,27 @@ export const ssoSchema = z.strictObject({
 });
 
 const RETENTION = /^\d+(h|d|w|y)$/;
+/** A volume size in binary units, at least `minGi` GiB (charts derive retention sizes from it). */
+const volumeSize = (def: string, minGi = 0) =>
+  z
+    .string()
+    .regex(/^\d+(Mi|Gi|Ti)$/, 'must be a size in Mi, Gi or Ti, e.g. "50Gi"')
+    .refine((v) => Number(v.slice(0, -2)) * ({ Mi: 1 / 1024, Gi: 1, Ti: 1024 } as const)[v.slice(-2) as 'Gi'] >= minGi, `must be at least ${minGi}Gi`)
+    .default(def);
 const retention = (def: string) => z.string().regex(RETENTION, 'must be a duration like "15d", "12h", "4w" or "1y"').default(def);
 
 export const observabilitySchema = z.strictObject({
   metrics: z
     .strictObject({
       retention: retention('15d').describe('How long Prometheus keeps samples.'),
-      size: quantity.default('50Gi').describe('Prometheus volume; samples are also dropped at 90 % of it.'),
+      size: volumeSize('50Gi', 1).describe('Prometheus volume; samples are also dropped at 90 % of it.'),
       storageClass: storageClassName.optional(),
     })
     .default({ retention: '15d', size: '50Gi' }),
   alertmanager: z
     .strictObject({
       replicas: z.number().int().min(1).max(5).default(1).describe('Alertmanager replicas.'),
-      size: quantity.default('2Gi').describe('Alertmanager volume (silences, notification log).'),
+      size: volumeSize('2Gi').describe('Alertmanager volume (silences, notification log).'),
     })
     .default({ replicas: 1, size: '2Gi' }),
   logs: z
@@ -293,14 +300,18 @@ export const observabilitySchema = z.strictObject({
       retention: retention('30d')
         .refine((v) => Number(v.slice(0, -1)) * ({ h: 1, d: 24, w: 168, y: 8760 } as const)[v.slice(-1) as 'h'] >= 24, 'must be at least 24h (Loki\'s index period)')
         .describe('How long Loki keeps log lines (in the bucket `logs`).'),
-      size: quantity.default('20Gi').describe('Loki\'s local volume (index, write-ahead log, compactor).'),
+      size: volumeSize('20Gi').describe('Loki\'s local volume (index, write-ahead log, compactor).'),
       storageClass: storageClassName.optional(),
     })
     .default({ retention: '30d', size: '20Gi' }),
   alerts: z
     .strictObject({
       exclude: z.array(z.string().regex(/^[A-Z][A-Za-z]+$/, 'an alert name, e.g. GpuAllocatedButIdle')).optional().describe('Alerts to leave out (names as in docs/observability.md).'),
-      gpuIdleFor: z.string().regex(/^(\d+(ms|y|w|d|h|m|s))+$/, 'must be a duration like "30m" or "1h"').optional().describe('GpuAllocatedButIdle after this long idle (default 30m).'),
+      gpuIdleFor: z
+        .string()
+        .regex(/^(\d+(ms|y|w|d|h|m|s))+$/, 'must be a duration like "30m" or "1h"')
+        .refine((v) => /[1-9]/.test(v), 'must be longer than 0')
+        .optional().describe('GpuAllocatedButIdle after this long idle (default 30m).'),
       gpuIdleBelowPercent: z.number().gt(0).lt(100).optional().describe('Idle below this utilisation % (default 1).'),
       gpuTemperatureCelsius: z.number().gt(0).lt(150).optional().describe('GpuTemperatureHigh above this (default 85).'),
       gpuMemoryFullPercent: z.number().gt(0).lt(100).optional().describe('GpuMemoryNearlyFull above this (default 95).'),
@@ -312,7 +323,7 @@ export const observabilitySchema = z.strictObject({
     .describe('Thresholds of the platform alerts.'),
   grafana: z
     .strictObject({
-      size: quantity.optional().describe('Grafana\'s volume (SQLite: users, sessions, preferences, annotations); default 5Gi.'),
+      size: z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'must be a size in Mi, Gi or Ti, e.g. "5Gi"').optional().describe('Grafana\'s volume (SQLite: users, sessions, preferences, annotations); default 5Gi.'),
       storageClass: storageClassName.optional(),
       dashboards: z.boolean().optional().describe('mlplat\'s dashboards (GPU, tenants, platform health, tracking and storage); default true.'),
     })

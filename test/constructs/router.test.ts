@@ -378,7 +378,7 @@ describe('IngressRouter.expose', () => {
       {
         kind: 'Rule',
         match: 'Host(`churn.serving.ml.test.example`)',
-        middlewares: [{ name: 'model-churn-headers' }, { name: 'model-churn-token' }],
+        middlewares: [{ name: 'model-churn-headers' }, { name: 'model-churn-token' }, { name: 'model-churn-strip-token' }],
         services: [{ kind: 'Service', name: 'churn-predictor', port: 'http' }],
       },
     ]);

@@ -476,7 +476,7 @@ describe('routes of the model endpoints', () => {
         {
           kind: 'Rule',
           match: `Host(\`${host}\`)`,
-          middlewares: [{ name: `model-${m.name}-headers` }, { name: `model-${m.name}-token` }],
+          middlewares: [{ name: `model-${m.name}-headers` }, { name: `model-${m.name}-token` }, { name: `model-${m.name}-strip-token` }],
           services: [{ kind: 'Service', name: `${m.name}-predictor`, port: 'http' }],
         },
       ]);

@@ -31,7 +31,7 @@ import { CrdSource, VERSIONS } from '../../../lib/versions';
 import { KubeObject } from '../../../lib/synth';
 
 // The charts' values and KServe's objects are free-form JSON.
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 const API_GROUP = 'serving.kserve.io';
 /** constants.InferenceServiceContainerName */
@@ -45,7 +45,7 @@ const ANNOTATIONS = {
   deploymentMode: `${API_GROUP}/deploymentMode`,
   autoscalerClass: `${API_GROUP}/autoscalerClass`,
   sourceUri: `internal.${API_GROUP}/storage-initializer-sourceuri`,
-  storageReadonly: `${API_GROUP}/readonly`,
+  storageReadonly: 'storage.kserve.io/readonly',
   serverType: `${API_GROUP}/server-type`,
 } as const;
 /** constants.ServiceAnnotationDisallowedList (Knative scale keys, the storage URI, kubectl's, the model format). */
@@ -54,7 +54,7 @@ const DISALLOWED_ANNOTATIONS = [
   'autoscaling.knative.dev/max-scale',
   ANNOTATIONS.sourceUri,
   'kubectl.kubernetes.io/last-applied-configuration',
-  `${API_GROUP}/model-format`,
+  'modelFormat',
 ];
 
 // ---------------------------------------------------------------------------------------------
