@@ -52,6 +52,8 @@ export interface KserveRuntimeValues {
       readonly enabled: boolean;
       /** Unpinned image (`latest`) running as root: refused in tenant namespaces. */
       readonly vllmserver: { readonly disabled: boolean };
+      /** Its base runtime mounts a memory-backed /dev/shm; bound it (it counts against the pod's memory). */
+      readonly huggingfaceserver: { readonly devShm: { readonly enabled: boolean; readonly sizeLimit: string } };
     };
   };
 }
@@ -123,7 +125,15 @@ export class Kserve extends Construct {
       namespace: ns,
       // Its ClusterServingRuntimes pass KServe's validating webhook (failurePolicy Fail).
       dependsOn: [this.controller],
-      values: { kserve: { servingruntime: { enabled: true, vllmserver: { disabled: true } } } },
+      values: {
+        kserve: {
+          servingruntime: {
+            enabled: true,
+            vllmserver: { disabled: true },
+            huggingfaceserver: { devShm: { enabled: true, sizeLimit: '2Gi' } },
+          },
+        },
+      },
     });
   }
 }

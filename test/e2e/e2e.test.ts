@@ -27,6 +27,7 @@ import { credentialTests, dataPlaneTests } from './data-plane';
 import { edgeTests } from './edge';
 import { identityTests } from './identity';
 import { alloyConfigTests } from './alloy';
+import { observabilityTests } from './observability';
 import { promtoolTests } from './promtool';
 import { servingTests } from './serving';
 import { startPageTests } from './start-page';
@@ -145,6 +146,7 @@ function exampleSuite(name: string, build: () => { app: App; platform: MlPlatfor
   startPageTests(() => ({ cluster, files, platform }));
   servingTests(() => ({ cluster, files, platform }));
   promtoolTests(() => ({ cluster, files, platform }));
+  observabilityTests(() => ({ cluster, files, platform }));
   alloyConfigTests(() => ({ cluster, files, platform }));
 
   it('has every tenant quota computed by the quota controller', async () => {
