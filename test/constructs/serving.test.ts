@@ -144,8 +144,8 @@ describe('Kserve: three chart releases in namespace kserve', () => {
     assert.match(s3.endpoint, /^http:\/\/minio\.minio\.svc:9000$/);
   });
 
-  it('turns the runtimes on, without the unpinned root vLLM runtime', () => {
-    assert.deepEqual(release('kserve-runtime-configs').spec.values, { kserve: { servingruntime: { enabled: true, vllmserver: { disabled: true } } } });
+  it('turns the runtimes on, without the unpinned root vLLM runtime, with a bounded /dev/shm for Hugging Face', () => {
+    assert.deepEqual(release('kserve-runtime-configs').spec.values, { kserve: { servingruntime: { enabled: true, vllmserver: { disabled: true }, huggingfaceserver: { devShm: { enabled: true, sizeLimit: '2Gi' } } } } });
     assert.deepEqual(release('kserve-crd').spec.values, {});
   });
 
