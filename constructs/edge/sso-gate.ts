@@ -1,16 +1,11 @@
-import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { PlatformContext } from '../../lib/context';
-import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
-import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
 import { secretEnv } from '../credentials/types';
 import { IOidcProvider, OIDC_CLIENT_KEYS } from '../identity/types';
 import { IMetricsSource, ScrapeTarget } from '../observability/types';
+import { oauth2ProxyWorkload, OAUTH2_PROXY_METRICS_PORT as METRICS_PORT, OAUTH2_PROXY_PORT as PORT } from './oauth2-proxy';
 
-const PORT = 4180;
-const METRICS_PORT = 44180;
 
 export interface SsoGateProps {
   /** The app it guards (names the objects `<app>-sso` and the OIDC client `<app>`). */
@@ -45,7 +40,6 @@ export class SsoGate extends Construct implements IMetricsSource {
 
   constructor(scope: Construct, id: string, props: SsoGateProps) {
     super(scope, id);
-    const ctx = PlatformContext.of(this);
     this.name = `${props.app}-sso`;
     const ns = props.namespace;
     this.service = { name: this.name, port: 'http' };
@@ -99,48 +93,16 @@ export class SsoGate extends Construct implements IMetricsSource {
       `--http-address=0.0.0.0:${PORT}`,
       `--metrics-address=0.0.0.0:${METRICS_PORT}`,
     ];
-    new k8s.KubeDeployment(this, 'Resource', {
-      metadata: { name: this.name, namespace: ns },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { ...this.podSelector } },
-        template: {
-          metadata: { labels: { ...this.podSelector } },
-          spec: hardenedPod({
-            serviceAccountName: this.name,
-            containers: [
-              hardenedContainer({
-                name: 'oauth2-proxy',
-                image: ctx.image(ctx.versions.images.oauth2Proxy),
-                args: Lazy.any({ produce: args }) as unknown as string[],
-                env: [
-                  secretEnv('OAUTH2_PROXY_CLIENT_ID', client.secret!, OIDC_CLIENT_KEYS.clientId),
-                  secretEnv('OAUTH2_PROXY_CLIENT_SECRET', client.secret!, OIDC_CLIENT_KEYS.clientSecret),
-                  secretEnv('OAUTH2_PROXY_COOKIE_SECRET', cookie, 'COOKIE_SECRET'),
-                ],
-                ports: [
-                  { name: 'http', containerPort: PORT },
-                  { name: 'metrics', containerPort: METRICS_PORT },
-                ],
-                readinessProbe: { httpGet: { path: '/ready', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10 },
-                livenessProbe: { httpGet: { path: '/ping', port: k8s.IntOrString.fromString('http') }, periodSeconds: 20 },
-                resources: resources({ cpu: '10m', memory: '32Mi' }, { memory: '128Mi' }),
-              }),
-            ],
-          }),
-        },
-      },
-    });
-    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: this.name, namespace: ns }, automountServiceAccountToken: false });
-    new k8s.KubeService(this, 'Service', {
-      metadata: { name: this.name, namespace: ns },
-      spec: {
-        selector: { ...this.podSelector },
-        ports: [
-          { name: 'http', port: PORT, targetPort: k8s.IntOrString.fromString('http') },
-          { name: 'metrics', port: METRICS_PORT, targetPort: k8s.IntOrString.fromString('metrics') },
-        ],
-      },
+    oauth2ProxyWorkload(this, {
+      name: this.name,
+      namespace: ns,
+      podSelector: this.podSelector,
+      args,
+      env: [
+        secretEnv('OAUTH2_PROXY_CLIENT_ID', client.secret!, OIDC_CLIENT_KEYS.clientId),
+        secretEnv('OAUTH2_PROXY_CLIENT_SECRET', client.secret!, OIDC_CLIENT_KEYS.clientSecret),
+        secretEnv('OAUTH2_PROXY_COOKIE_SECRET', cookie, 'COOKIE_SECRET'),
+      ],
     });
   }
 }

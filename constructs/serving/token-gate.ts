@@ -1,17 +1,12 @@
-import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { PlatformContext } from '../../lib/context';
-import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
-import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
 import { secretEnv } from '../credentials/types';
 import { KUBERNETES_CLIENT_ID } from '../identity/kubernetes-access';
 import { IOidcProvider } from '../identity/types';
 import { IMetricsSource, ScrapeTarget } from '../observability/types';
+import { oauth2ProxyWorkload, OAUTH2_PROXY_METRICS_PORT as METRICS_PORT, OAUTH2_PROXY_PORT as PORT } from '../edge/oauth2-proxy';
 
-const PORT = 4180;
-const METRICS_PORT = 44180;
 
 export interface TokenGateProps {
   /** The tenant whose endpoints it guards (names the gate `gate-<tenant>`). */
@@ -41,7 +36,6 @@ export class TokenGate extends Construct implements IMetricsSource {
 
   constructor(scope: Construct, id: string, props: TokenGateProps) {
     super(scope, id);
-    const ctx = PlatformContext.of(this);
     this.name = `gate-${props.tenant}`;
     const ns = props.namespace;
     this.address = `http://${this.name}.${ns}.svc.cluster.local:${PORT}/oauth2/auth`;
@@ -74,44 +68,12 @@ export class TokenGate extends Construct implements IMetricsSource {
         `--metrics-address=0.0.0.0:${METRICS_PORT}`,
       ];
     };
-    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: this.name, namespace: ns }, automountServiceAccountToken: false });
-    new k8s.KubeDeployment(this, 'Resource', {
-      metadata: { name: this.name, namespace: ns },
-      spec: {
-        replicas: 1,
-        selector: { matchLabels: { ...this.podSelector } },
-        template: {
-          metadata: { labels: { ...this.podSelector } },
-          spec: hardenedPod({
-            serviceAccountName: this.name,
-            containers: [
-              hardenedContainer({
-                name: 'oauth2-proxy',
-                image: ctx.image(ctx.versions.images.oauth2Proxy),
-                args: Lazy.any({ produce: args }) as unknown as string[],
-                env: [secretEnv('OAUTH2_PROXY_CLIENT_SECRET', secret, 'CLIENT_SECRET'), secretEnv('OAUTH2_PROXY_COOKIE_SECRET', secret, 'COOKIE_SECRET')],
-                ports: [
-                  { name: 'http', containerPort: PORT },
-                  { name: 'metrics', containerPort: METRICS_PORT },
-                ],
-                readinessProbe: { httpGet: { path: '/ready', port: k8s.IntOrString.fromString('http') }, periodSeconds: 10 },
-                livenessProbe: { httpGet: { path: '/ping', port: k8s.IntOrString.fromString('http') }, periodSeconds: 20 },
-                resources: resources({ cpu: '10m', memory: '32Mi' }, { memory: '128Mi' }),
-              }),
-            ],
-          }),
-        },
-      },
-    });
-    new k8s.KubeService(this, 'Service', {
-      metadata: { name: this.name, namespace: ns },
-      spec: {
-        selector: { ...this.podSelector },
-        ports: [
-          { name: 'http', port: PORT, targetPort: k8s.IntOrString.fromString('http') },
-          { name: 'metrics', port: METRICS_PORT, targetPort: k8s.IntOrString.fromString('metrics') },
-        ],
-      },
+    oauth2ProxyWorkload(this, {
+      name: this.name,
+      namespace: ns,
+      podSelector: this.podSelector,
+      args,
+      env: [secretEnv('OAUTH2_PROXY_CLIENT_SECRET', secret, 'CLIENT_SECRET'), secretEnv('OAUTH2_PROXY_COOKIE_SECRET', secret, 'COOKIE_SECRET')],
     });
   }
 }
