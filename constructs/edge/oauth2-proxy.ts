@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
+import { IOidcProvider } from '../identity/types';
 
 /** oauth2-proxy's HTTP port (ForwardAuth, login callback) and its metrics port. */
 export const OAUTH2_PROXY_PORT = 4180;
@@ -67,3 +68,23 @@ export function oauth2ProxyWorkload(scope: Construct, props: Oauth2ProxyWorkload
     },
   });
 }
+
+/**
+ * Keycloak without discovery: browsers go to the public login page; code redemption and keys go
+ * to Keycloak over the cluster network (tokens still carry the public issuer).
+ */
+export function keycloakEndpointFlags(provider: IOidcProvider): string[] {
+  const realm = provider.internalIssuerUrl;
+  return [
+    '--skip-oidc-discovery=true',
+    `--login-url=${provider.issuerUrl}/protocol/openid-connect/auth`,
+    `--redeem-url=${realm}/protocol/openid-connect/token`,
+    `--oidc-jwks-url=${realm}/protocol/openid-connect/certs`,
+  ];
+}
+
+/** ForwardAuth mode: answer 202 (with the user in X-Auth-Request-*) or refuse/redirect. */
+export const FORWARD_AUTH_FLAGS: readonly string[] = ['--upstream=static://202', '--reverse-proxy=true', '--set-xauthrequest=true'];
+
+/** Where oauth2-proxy listens (its Service's `http` and `metrics` ports). */
+export const LISTEN_FLAGS: readonly string[] = [`--http-address=0.0.0.0:${OAUTH2_PROXY_PORT}`, `--metrics-address=0.0.0.0:${OAUTH2_PROXY_METRICS_PORT}`];

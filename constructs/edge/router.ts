@@ -5,6 +5,7 @@ import { k8s } from '../../lib/k8s';
 import { CredentialGenerator } from '../credentials/generator';
 import { IOidcProvider, PlatformRole } from '../identity/types';
 import { ICertificateIssuer } from './cert-manager';
+import { OAUTH2_PROXY_PORT } from './oauth2-proxy';
 import { SsoGate } from './sso-gate';
 import { ACME_SOLVER_LABEL } from './traefik';
 import { ExposeOptions, IIngressRouter, IRoute } from './types';
@@ -62,12 +63,12 @@ export class IngressRouter implements IIngressRouter {
     const c = new Construct(scope, id);
 
     const certificateSecret = this.props.certificates.certificate(c, 'Certificate', { namespace: ns, secretName: `${options.app}-tls`, hosts: [host] });
-    const headers = `${options.app}-headers`;
-    new ApiObject(c, 'Headers', {
-      apiVersion: TRAEFIK_API,
-      kind: 'Middleware',
-      metadata: { name: headers, namespace: ns },
-      spec: {
+    // A Traefik Middleware in the route's namespace (cross-namespace references are off).
+    const middleware = (mid: string, name: string, spec: Record<string, unknown>): string => {
+      new ApiObject(c, mid, { apiVersion: TRAEFIK_API, kind: 'Middleware', metadata: { name, namespace: ns }, spec });
+      return name;
+    };
+    const headers = middleware('Headers', `${options.app}-headers`, {
         headers: {
           stsSeconds: 31536000,
           stsIncludeSubdomains: true,
@@ -77,7 +78,6 @@ export class IngressRouter implements IIngressRouter {
           contentTypeNosniff: true,
           referrerPolicy: 'strict-origin-when-cross-origin',
         },
-      },
     });
 
     const routes: Array<Record<string, unknown>> = [];
@@ -93,23 +93,10 @@ export class IngressRouter implements IIngressRouter {
       // Read when the output is written: tenants added later are let in too.
       const allowedGroups = () => [...new Set(roles.flatMap((r) => provider.roleGroups[r]))];
       const gate = new SsoGate(c, 'Sso', { app: options.app, title: options.title, namespace: ns, host, provider, credentials: this.props.credentials(), allowedGroups });
-      const sso = `${options.app}-sso`;
-      new ApiObject(c, 'ForwardAuth', {
-        apiVersion: TRAEFIK_API,
-        kind: 'Middleware',
-        metadata: { name: sso, namespace: ns },
-        spec: {
-          forwardAuth: {
-            address: gate.address,
-            // The entry point drops X-Forwarded-* a client sent; these are Traefik's own.
-            trustForwardHeader: true,
-            authResponseHeaders: ['X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Groups', 'X-Auth-Request-Preferred-Username'],
-            // The gate refreshes its session on a 202: Traefik passes that cookie (and its
-            // split parts) to the browser only when named here.
-            addAuthCookiesToResponse: ssoCookieNames(options.app),
-            maxResponseBodySize: 65536,
-          },
-        },
+      const sso = middleware('ForwardAuth', `${options.app}-sso`, {
+        // The gate refreshes its session on a 202: Traefik passes that cookie (and its split
+        // parts) to the browser only when named here.
+        forwardAuth: forwardAuth(gate.address, { addAuthCookiesToResponse: ssoCookieNames(options.app) }),
       });
       // The login callback and sign-out go to the gate itself (longer rule: higher priority).
       routes.push({
@@ -118,34 +105,15 @@ export class IngressRouter implements IIngressRouter {
         middlewares: [{ name: headers }],
         services: [{ kind: 'Service', name: gate.service.name, port: gate.service.port }],
       });
-      this.allowTraefik(c, 'AllowTraefikToSso', ns, `${options.app}-sso`, gate.podSelector, 4180);
+      this.allowTraefik(c, 'AllowTraefikToSso', ns, `${options.app}-sso`, gate.podSelector, OAUTH2_PROXY_PORT);
       return sso;
     };
     if (options.auth.kind === 'forwardAuth') {
       routes.push(appRoute([headers, ssoGate(options.auth.allowedRoles ?? ['admin', 'editor', 'viewer'])]));
     } else if (options.auth.kind === 'token') {
-      const token = `${options.app}-token`;
-      new ApiObject(c, 'TokenAuth', {
-        apiVersion: TRAEFIK_API,
-        kind: 'Middleware',
-        metadata: { name: token, namespace: ns },
-        spec: {
-          forwardAuth: {
-            address: options.auth.address,
-            trustForwardHeader: true,
-            authResponseHeaders: ['X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Groups', 'X-Auth-Request-Preferred-Username'],
-            maxResponseBodySize: 65536,
-          },
-        },
-      });
+      const token = middleware('TokenAuth', `${options.app}-token`, { forwardAuth: forwardAuth(options.auth.address) });
       // The caller's token also opens the Kubernetes API: the app behind the route never sees it.
-      const strip = `${options.app}-strip-token`;
-      new ApiObject(c, 'StripToken', {
-        apiVersion: TRAEFIK_API,
-        kind: 'Middleware',
-        metadata: { name: strip, namespace: ns },
-        spec: { headers: { customRequestHeaders: { Authorization: '' } } },
-      });
+      const strip = middleware('StripToken', `${options.app}-strip-token`, { headers: { customRequestHeaders: { Authorization: '' } } });
       routes.push(appRoute([headers, token, strip]));
     } else {
       if (options.adminPaths?.length) {
@@ -195,6 +163,20 @@ export class IngressRouter implements IIngressRouter {
       },
     });
   }
+}
+
+/**
+ * A forwardAuth spec: Traefik asks `address` first and copies the gate's user headers to the app
+ * (the entry point drops X-Forwarded-* a client sent, so those are Traefik's own).
+ */
+function forwardAuth(address: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    address,
+    trustForwardHeader: true,
+    authResponseHeaders: ['X-Auth-Request-User', 'X-Auth-Request-Email', 'X-Auth-Request-Groups', 'X-Auth-Request-Preferred-Username'],
+    ...extra,
+    maxResponseBodySize: 65536,
+  };
 }
 
 /** Session cookie names of an app's SSO gate: oauth2-proxy splits large cookies into `_0`, `_1`, … */

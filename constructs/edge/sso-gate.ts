@@ -4,7 +4,7 @@ import { CredentialGenerator } from '../credentials/generator';
 import { secretEnv } from '../credentials/types';
 import { IOidcProvider, OIDC_CLIENT_KEYS } from '../identity/types';
 import { IMetricsSource, ScrapeTarget } from '../observability/types';
-import { oauth2ProxyWorkload, OAUTH2_PROXY_METRICS_PORT as METRICS_PORT, OAUTH2_PROXY_PORT as PORT } from './oauth2-proxy';
+import { FORWARD_AUTH_FLAGS, keycloakEndpointFlags, LISTEN_FLAGS, oauth2ProxyWorkload, OAUTH2_PROXY_PORT as PORT } from './oauth2-proxy';
 
 
 export interface SsoGateProps {
@@ -67,11 +67,7 @@ export class SsoGate extends Construct implements IMetricsSource {
     const args = (): string[] => [
       '--provider=keycloak-oidc',
       `--oidc-issuer-url=${props.provider.issuerUrl}`,
-      // Browsers go to the public login page; code redemption and keys go over the cluster.
-      '--skip-oidc-discovery=true',
-      `--login-url=${props.provider.issuerUrl}/protocol/openid-connect/auth`,
-      `--redeem-url=${realm}/protocol/openid-connect/token`,
-      `--oidc-jwks-url=${realm}/protocol/openid-connect/certs`,
+      ...keycloakEndpointFlags(props.provider),
       `--validate-url=${realm}/protocol/openid-connect/userinfo`,
       `--redirect-url=https://${props.host}/oauth2/callback`,
       `--whitelist-domain=${props.host}`,
@@ -85,13 +81,10 @@ export class SsoGate extends Construct implements IMetricsSource {
       '--email-domain=*',
       ...groups(),
       '--code-challenge-method=S256',
-      // ForwardAuth mode: answer 202 (with the user in X-Auth-Request-*) or redirect to log in.
-      '--upstream=static://202',
-      '--reverse-proxy=true',
-      '--set-xauthrequest=true',
+      // Without a session: straight to Keycloak's login (no oauth2-proxy sign-in page).
+      ...FORWARD_AUTH_FLAGS,
       '--skip-provider-button=true',
-      `--http-address=0.0.0.0:${PORT}`,
-      `--metrics-address=0.0.0.0:${METRICS_PORT}`,
+      ...LISTEN_FLAGS,
     ];
     oauth2ProxyWorkload(this, {
       name: this.name,

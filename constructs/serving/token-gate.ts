@@ -5,7 +5,7 @@ import { secretEnv } from '../credentials/types';
 import { KUBERNETES_CLIENT_ID } from '../identity/kubernetes-access';
 import { IOidcProvider } from '../identity/types';
 import { IMetricsSource, ScrapeTarget } from '../observability/types';
-import { oauth2ProxyWorkload, OAUTH2_PROXY_METRICS_PORT as METRICS_PORT, OAUTH2_PROXY_PORT as PORT } from '../edge/oauth2-proxy';
+import { FORWARD_AUTH_FLAGS, keycloakEndpointFlags, LISTEN_FLAGS, oauth2ProxyWorkload, OAUTH2_PROXY_PORT as PORT } from '../edge/oauth2-proxy';
 
 
 export interface TokenGateProps {
@@ -44,7 +44,6 @@ export class TokenGate extends Construct implements IMetricsSource {
     // oauth2-proxy insists on a client secret and a cookie secret even when it only verifies
     // bearer tokens; both are random and used for nothing else.
     const secret = props.credentials.secret(ns, `${this.name}-secrets`, { CLIENT_SECRET: { generate: 32 }, COOKIE_SECRET: { generate: 32 } });
-    const realm = props.provider.internalIssuerUrl;
     const args = (): string[] => {
       const groups = [...props.allowedGroups()];
       if (groups.length === 0) throw new Error(`the token gate of tenant ${props.tenant} lets no group in`);
@@ -52,20 +51,14 @@ export class TokenGate extends Construct implements IMetricsSource {
         '--provider=keycloak-oidc',
         `--client-id=${KUBERNETES_CLIENT_ID}`,
         `--oidc-issuer-url=${props.provider.issuerUrl}`,
-        '--skip-oidc-discovery=true',
-        `--login-url=${props.provider.issuerUrl}/protocol/openid-connect/auth`,
-        `--redeem-url=${realm}/protocol/openid-connect/token`,
-        `--oidc-jwks-url=${realm}/protocol/openid-connect/certs`,
+        ...keycloakEndpointFlags(props.provider),
         // Any valid bearer token is a session; without one the answer is 401, never a redirect.
         '--skip-jwt-bearer-tokens=true',
         '--bearer-token-login-fallback=false',
         '--email-domain=*',
         ...groups.map((g) => `--allowed-group=${g}`),
-        '--upstream=static://202',
-        '--reverse-proxy=true',
-        '--set-xauthrequest=true',
-        `--http-address=0.0.0.0:${PORT}`,
-        `--metrics-address=0.0.0.0:${METRICS_PORT}`,
+        ...FORWARD_AUTH_FLAGS,
+        ...LISTEN_FLAGS,
       ];
     };
     oauth2ProxyWorkload(this, {
