@@ -5,12 +5,11 @@ import { stringify } from 'yaml';
 import { ConfigError, formatIssue, loadPlatform, LoadedPlatform } from '../lib/config/load';
 import { platformJsonSchema } from '../lib/config/schema';
 import { ACCESS_DIR } from '../lib/artifacts';
+import { PACKAGE_ROOT } from '../lib/assets';
 import { AFTER_OPERATORS_DIR, outputFiles, renderTree, ValidationError, writeAtomically } from '../lib/synth';
 import { platformApp } from '../stacks/platform';
 import { scaffoldConfig, scaffoldStack } from './scaffold';
 
-/** Repository root (where package.json and examples/ live). */
-export const PACKAGE_ROOT = path.resolve(__dirname, '..');
 export const DEFAULT_CONFIG = path.join(PACKAGE_ROOT, 'examples', 'acme', 'platform.yaml');
 
 /** Exit codes: 0 success, 1 invalid config or platform, 2 usage error. */

@@ -190,7 +190,7 @@ export function outputFiles(root: IConstruct): OutputFile[] {
 
 /** One YAML stream per file; stable for the same input. */
 export function toYaml(objects: readonly KubeObject[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+  return objects.map((o) => stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n');
 }
 
 /** Marker file in every directory mlplat writes; only such directories are ever replaced. */

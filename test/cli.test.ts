@@ -225,6 +225,39 @@ describe('bin/mlplat.js', () => {
     const r = spawnSync(process.execPath, [bin, 'nope'], { encoding: 'utf8' });
     assert.equal(r.status, 2);
   });
+
+  it('gives the golden output both from its bundle and from the sources (MLPLAT_NO_BUNDLE=1)', () => {
+    const bin = path.join(ROOT, 'bin', 'mlplat.js');
+    const golden = path.join(ROOT, 'test', 'golden', 'acme');
+    for (const noBundle of ['0', '1']) {
+      const out = path.join(tmpDir(), `acme-${noBundle}`);
+      const r = spawnSync(process.execPath, [bin, 'synth', ACME, '--out', out], { encoding: 'utf8', env: { ...process.env, MLPLAT_NO_BUNDLE: noBundle, MLPLAT_DEBUG: '1' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /bundle not available/, 'the bundle could not be built');
+      assert.deepEqual(listTree(out), listTree(golden));
+      for (const f of listTree(golden)) assert.equal(fs.readFileSync(path.join(out, f), 'utf8'), fs.readFileSync(path.join(golden, f), 'utf8'), f);
+    }
+    assert.ok(fs.existsSync(path.join(ROOT, 'node_modules', '.cache', 'mlplat', 'cli.cjs')));
+  });
+
+  it('rebuilds its bundle when a source file changes (the stamp covers sources and the lock file)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { sourceStamp } = require('../bin/bundle.js') as { sourceStamp: (root: string, extra?: string[]) => string };
+    const root = tmpDir();
+    fs.mkdirSync(path.join(root, 'constructs', 'x'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'constructs', 'x', 'a.ts'), 'export const a = 1;\n');
+    fs.writeFileSync(path.join(root, 'package-lock.json'), '{}');
+    const first = sourceStamp(root);
+    assert.equal(sourceStamp(root), first, 'stable for unchanged sources');
+    fs.writeFileSync(path.join(root, 'constructs', 'x', 'a.ts'), 'export const a = 22;\n');
+    const second = sourceStamp(root);
+    assert.notEqual(second, first, 'a changed source');
+    fs.writeFileSync(path.join(root, 'constructs', 'x', 'b.py'), 'print(1)\n');
+    assert.notEqual(sourceStamp(root), second, 'a new script');
+    fs.writeFileSync(path.join(root, 'package-lock.json'), '{ }');
+    assert.notEqual(sourceStamp(root), second, 'changed dependencies');
+    assert.notEqual(sourceStamp(root, ['v99']), sourceStamp(root), 'another Node');
+  });
 });
 
 describe('cdk8s app (cdk8s.yaml)', () => {

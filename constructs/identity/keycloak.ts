@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
+import { readAsset } from '../../lib/assets';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
@@ -23,7 +22,7 @@ const MANAGEMENT_PORT = 9000;
 /** Host label of Keycloak: `auth.<domain>`. */
 export const KEYCLOAK_APP = 'auth';
 /** The applier: idempotent realm-as-code over the admin REST API (never touches users). */
-const APPLY_PY = fs.readFileSync(path.join(__dirname, 'realm-apply.py'), 'utf8');
+const APPLY_PY = readAsset('constructs/identity/realm-apply.py');
 /** Scopes every client gets by default: Keycloak's own, plus the `groups` claim. */
 const DEFAULT_CLIENT_SCOPES = ['web-origins', 'acr', 'profile', 'roles', 'basic', 'email', 'groups'];
 const CLIENT_ID = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

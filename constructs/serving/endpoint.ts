@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
+import { readAsset } from '../../lib/assets';
 import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
 import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
@@ -13,7 +12,7 @@ import { IObjectStore } from '../storage/types';
 import { ITenant } from '../tenancy/tenant';
 import { DEFAULT_RUNTIMES, KSERVE_API_GROUP } from './kserve';
 
-const FETCH_MLFLOW_PY = fs.readFileSync(path.join(__dirname, 'fetch-mlflow.py'), 'utf8');
+const FETCH_MLFLOW_PY = readAsset('constructs/serving/fetch-mlflow.py');
 /** Where every KServe runtime reads the model from. */
 const MODEL_DIR = '/mnt/models';
 const PREDICTOR_PORT = 8080;

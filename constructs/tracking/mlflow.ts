@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { WebUi } from '../edge/types';
+import { readAsset } from '../../lib/assets';
 import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
@@ -20,7 +19,7 @@ const NAME = 'mlflow';
 const PORT = 5000;
 const ADMIN_USER = 'mlplat-admin';
 /** The bootstrap script, shipped with mlplat (a package asset, not user input). */
-const BOOTSTRAP_PY = fs.readFileSync(path.join(__dirname, 'mlflow-bootstrap.py'), 'utf8');
+const BOOTSTRAP_PY = readAsset('constructs/tracking/mlflow-bootstrap.py');
 
 /**
  * Starts the server: renders the auth config (whose database URI carries a password, so it

@@ -48,10 +48,12 @@ console.log(`module load                         ${loadMs.toFixed(0)} ms`);
 console.log(`acme: load + validate config        ${timeIt(() => loadPlatform(acme)).toFixed(1)} ms`);
 console.log(`acme: build tree + render + YAML    ${timeIt(() => renderTree(platformApp(loadPlatform(acme).spec).app).map((f) => toYaml(f.objects))).toFixed(1)} ms`);
 const cliOut = fs.mkdtempSync(path.join(os.tmpdir(), 'mlplat-bench-cli-'));
-const cliMs = timeIt(() => {
-  spawnSync(process.execPath, [path.resolve(__dirname, '../../bin/mlplat.js'), 'synth', acme, '--out', path.join(cliOut, 'acme')]);
-});
-console.log(`acme: whole CLI process (mlplat synth) ${cliMs.toFixed(0)} ms  (node start + module load + synth + write)`);
+const cli = (noBundle: string) => () => {
+  spawnSync(process.execPath, [path.resolve(__dirname, '../../bin/mlplat.js'), 'synth', acme, '--out', path.join(cliOut, 'acme')], { env: { ...process.env, MLPLAT_NO_BUNDLE: noBundle } });
+};
+cli('0')(); // builds the bundle and its code cache when the sources changed
+console.log(`acme: whole CLI process (mlplat synth) ${timeIt(cli('0')).toFixed(0)} ms  (node start + bundle load + synth + write)`);
+console.log(`acme: same, from sources via tsx       ${timeIt(cli('1')).toFixed(0)} ms  (MLPLAT_NO_BUNDLE=1)`);
 console.log('\ntenants  charts  objects  mlplat renderTree  cdk8s App.synth()');
 for (const n of [10, 50, 100, 200, 400]) {
   let objects = 0;
