@@ -437,6 +437,7 @@ export class MlPlatform extends Construct {
     if (!this.keycloak) throw new Error('serving checks Keycloak tokens: enable sso first');
     const chart = new ComponentChart(this, 'Serving', { name: 'kserve', component: 'serving', order: COMPONENT_ORDER.serving });
     this.modelServing = new ModelServing(chart, 'Serving', { store, certManager: this.edge.certManager.release, provider: this.keycloak, credentials: this.credentials });
+    this.observe(this.modelServing.kserve);
     return this.modelServing;
   }
 
@@ -520,6 +521,7 @@ export class MlPlatform extends Construct {
     this.objectStore = store;
     for (const t of this.tenantList) store.tenantBucket(t);
     if (store instanceof CephStore && this.monitoringStack) store.enableMonitoring();
+    if (store instanceof MinioStore) this.observe(store);
     this.grafanaServer?.showObjectStore(store);
     if (store.webUi) {
       const title = kind === 'minio' ? 'MinIO console' : 'Ceph dashboard';

@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { ChartRelease } from '../../lib/chart-release';
 import { PlatformContext } from '../../lib/context';
 import { platformNamespace } from '../../lib/workload';
+import { IMetricsSource, ScrapeTarget } from '../observability/types';
 import { IObjectStore } from '../storage/types';
 
 export const KSERVE_NAMESPACE = 'kserve';
@@ -36,6 +37,11 @@ export interface KserveValues {
         readonly disableIngressCreation: boolean;
       };
       readonly image?: string;
+      /**
+       * The manager's plain-HTTP metrics listener (`--metrics-addr`, port `metrics` 8080); the
+       * chart binds it to loopback behind kube-rbac-proxy by default.
+       */
+      readonly metricsBindAddress: string;
     };
     readonly storage: {
       readonly s3: { readonly endpoint: string; readonly region: string; readonly useVirtualBucket: 'false' };
@@ -72,11 +78,18 @@ export interface KserveProps {
  * with vLLM, scikit-learn, XGBoost, LightGBM, MLServer for MLflow models, Triton). No Knative or
  * Istio is needed (docs/serving.md says how to run serverless instead).
  */
-export class Kserve extends Construct {
+export class Kserve extends Construct implements IMetricsSource {
   readonly namespace = KSERVE_NAMESPACE;
   readonly crds: ChartRelease;
   readonly controller: ChartRelease<KserveValues>;
   readonly runtimes: ChartRelease<KserveRuntimeValues>;
+  /**
+   * The controller's metrics (reconciles, work queues, webhook latency): the chart's manager
+   * container names port 8080 `metrics`; its pods carry `control-plane: kserve-controller-manager`.
+   */
+  readonly scrapeTargets: readonly ScrapeTarget[] = [
+    { name: 'kserve-controller', namespace: KSERVE_NAMESPACE, podSelector: { 'control-plane': 'kserve-controller-manager' }, port: 'metrics', component: 'kserve' },
+  ];
 
   constructor(scope: Construct, id: string, props: KserveProps) {
     super(scope, id);
@@ -108,6 +121,9 @@ export class Kserve extends Construct {
               disableIngressCreation: true,
             },
             ...(mirror('kserve/kserve-controller') ? { image: mirror('kserve/kserve-controller') } : {}),
+            // Reachable by Prometheus; tenants' egress policies do not reach this namespace (it
+            // is not labelled tenant-reachable), so the plain-HTTP listener stays in the platform.
+            metricsBindAddress: '0.0.0.0',
           },
           storage: {
             // An http:// endpoint makes the storage initializer use plain HTTP (S3_USE_HTTPS=0).

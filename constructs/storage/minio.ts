@@ -9,7 +9,8 @@ import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
 import { CredentialGenerator } from '../credentials/generator';
 import { ISecretRef, S3_KEYS } from '../credentials/types';
 import { TENANT_REACHABLE_LABEL } from '../tenancy/tenant';
-import { bootstrapScript, policyFileName, s3Policy, S3PolicyDocument } from './minio-bootstrap';
+import { IMetricsSource, ScrapeTarget } from '../observability/types';
+import { bootstrapScript, policyFileName, publishTokenScript, s3Policy, S3PolicyDocument } from './minio-bootstrap';
 import {
   BucketAccess,
   CredentialsTarget,
@@ -32,6 +33,10 @@ const CONSOLE_PORT = 9001;
 const ROOT_USER = 'mlplat-admin';
 /** Where the bootstrap Job finds `<user>/AWS_SECRET_ACCESS_KEY`. */
 const CREDENTIALS_DIR = '/credentials';
+/** Secret (key `token`) the bootstrap writes Prometheus's metrics bearer token to. */
+export const METRICS_TOKEN_SECRET = 'minio-metrics-token';
+/** Where the bootstrap's two containers pass the token (a memory-backed emptyDir). */
+const TOKEN_DIR = '/token';
 /** Secret a tenant's S3 credentials are copied to, in its namespace. */
 export const TENANT_S3_SECRET = 's3-credentials';
 /** S3 user names: DNS-label characters (they name Secrets, files and policies). */
@@ -113,7 +118,7 @@ export function bucketNameProblem(name: string): string | undefined {
  * declared through the `IObjectStore` handle. Root password and user secret keys come from the
  * credentials generator; the YAML holds none of them.
  */
-export class MinioStore extends Construct implements IObjectStore {
+export class MinioStore extends Construct implements IObjectStore, IMetricsSource {
   readonly kind = 'minio' as const;
   readonly namespace = MINIO_NAMESPACE;
   readonly region = 'us-east-1';
@@ -128,6 +133,8 @@ export class MinioStore extends Construct implements IObjectStore {
   readonly storageClass: string | undefined;
   readonly image: string;
   readonly clientImage: string;
+  /** kubectl for the bootstrap's token publisher (the credentials generator's image). */
+  readonly kubectlImage: string;
   /** Root user and password (`MINIO_ROOT_USER`, `MINIO_ROOT_PASSWORD`). */
   readonly rootCredentials: ISecretRef;
   private readonly credentials: CredentialGenerator;
@@ -149,6 +156,7 @@ export class MinioStore extends Construct implements IObjectStore {
     this.storageClass = props.storageClass;
     this.image = props.image ?? ctx.image(ctx.versions.images.minio);
     this.clientImage = props.clientImage ?? ctx.image(ctx.versions.images.mc);
+    this.kubectlImage = ctx.image(ctx.versions.images.kubectl);
     this.credentials = props.credentials;
     this.webUi = { namespace: MINIO_NAMESPACE, service: { name: CONSOLE, port: 'console' }, podSelector: this.selector, targetPort: CONSOLE_PORT };
 
@@ -178,6 +186,25 @@ export class MinioStore extends Construct implements IObjectStore {
     this.addBootstrap();
 
     for (const b of PLATFORM_BUCKETS) this.bucket(b);
+  }
+
+  /**
+   * Cluster metrics (capacity, usage, drives, S3 requests) on the S3 port, with the bearer token
+   * the bootstrap publishes in Secret `minio-metrics-token`: tenants reach the S3 port, so the
+   * metrics are not public.
+   */
+  get scrapeTargets(): readonly ScrapeTarget[] {
+    return [
+      {
+        name: NAME,
+        namespace: MINIO_NAMESPACE,
+        podSelector: this.selector,
+        port: 's3',
+        path: '/minio/v2/metrics/cluster',
+        bearerToken: { name: METRICS_TOKEN_SECRET, key: 'token' },
+        component: 'minio',
+      },
+    ];
   }
 
   /** Labels of the server pods; Services and the PodDisruptionBudget select them. */
@@ -264,9 +291,9 @@ export class MinioStore extends Construct implements IObjectStore {
     return bootstrapScript({ endpoint: this.s3.url, credentialsDir: CREDENTIALS_DIR, buckets: this.bucketNames, users: this.users });
   }
 
-  /** Every file of the bootstrap ConfigMap: `bootstrap.sh` and one `policy-<user>.json` per user. */
+  /** Every file of the bootstrap ConfigMap: `bootstrap.sh`, `publish-token.sh` and one `policy-<user>.json` per user. */
   bootstrapFiles(): Record<string, string> {
-    const files: Record<string, string> = { 'bootstrap.sh': this.bootstrapScript() };
+    const files: Record<string, string> = { 'bootstrap.sh': this.bootstrapScript(), 'publish-token.sh': publishTokenScript(MINIO_NAMESPACE, METRICS_TOKEN_SECRET) };
     for (const user of this.users) files[policyFileName(user)] = `${JSON.stringify(this.policy(user), undefined, 2)}\n`;
     return files;
   }
@@ -416,6 +443,20 @@ export class MinioStore extends Construct implements IObjectStore {
       metadata: { name: BOOTSTRAP, namespace: MINIO_NAMESPACE },
       automountServiceAccountToken: false,
     });
+    // The token publisher: create Secrets in this namespace (create cannot be limited by name),
+    // read and change only the metrics token's.
+    new k8s.KubeRole(this, 'BootstrapRole', {
+      metadata: { name: BOOTSTRAP, namespace: MINIO_NAMESPACE },
+      rules: [
+        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'patch', 'update'], resourceNames: [METRICS_TOKEN_SECRET] },
+      ],
+    });
+    new k8s.KubeRoleBinding(this, 'BootstrapRoleBinding', {
+      metadata: { name: BOOTSTRAP, namespace: MINIO_NAMESPACE },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: BOOTSTRAP },
+      subjects: [{ kind: 'ServiceAccount', name: BOOTSTRAP, namespace: MINIO_NAMESPACE }],
+    });
     new k8s.KubeConfigMap(this, 'BootstrapScript', {
       metadata: { name: BOOTSTRAP, namespace: MINIO_NAMESPACE },
       data: Lazy.any({ produce: () => this.bootstrapFiles() }) as unknown as Record<string, string>,
@@ -440,7 +481,9 @@ export class MinioStore extends Construct implements IObjectStore {
     return hardenedPod({
       serviceAccountName: BOOTSTRAP,
       restartPolicy: 'OnFailure',
-      containers: [
+      // Buckets, users, policies and the metrics token with mc (root credentials), then the
+      // token into its Secret with kubectl: only the second container holds an API token.
+      initContainers: [
         hardenedContainer({
           name: 'bootstrap',
           image: this.clientImage,
@@ -450,6 +493,7 @@ export class MinioStore extends Construct implements IObjectStore {
             { name: 'MINIO_ROOT_USER', valueFrom: { secretKeyRef: this.rootCredentials.keyRef('MINIO_ROOT_USER') } },
             { name: 'MINIO_ROOT_PASSWORD', valueFrom: { secretKeyRef: this.rootCredentials.keyRef('MINIO_ROOT_PASSWORD') } },
             { name: 'CREDENTIALS_DIR', value: CREDENTIALS_DIR },
+            { name: 'METRICS_TOKEN_FILE', value: `${TOKEN_DIR}/token` },
             // mc writes its config directory even when the alias comes from MC_HOST_s3.
             { name: 'MC_CONFIG_DIR', value: '/tmp/.mc' },
             { name: 'HOME', value: '/tmp' },
@@ -458,13 +502,45 @@ export class MinioStore extends Construct implements IObjectStore {
           volumeMounts: [
             { name: 'bootstrap', mountPath: '/bootstrap', readOnly: true },
             { name: 'tmp', mountPath: '/tmp' },
+            { name: 'token', mountPath: TOKEN_DIR },
             ...(users.length > 0 ? [{ name: 'credentials', mountPath: CREDENTIALS_DIR, readOnly: true }] : []),
+          ],
+        }),
+      ],
+      containers: [
+        hardenedContainer({
+          name: 'publish-token',
+          image: this.kubectlImage,
+          command: ['/bin/sh', '/bootstrap/publish-token.sh'],
+          env: [
+            { name: 'METRICS_TOKEN_FILE', value: `${TOKEN_DIR}/token` },
+            { name: 'HOME', value: '/tmp' },
+          ],
+          resources: resources({ cpu: '10m', memory: '32Mi' }, { cpu: '200m', memory: '128Mi' }),
+          volumeMounts: [
+            { name: 'bootstrap', mountPath: '/bootstrap', readOnly: true },
+            { name: 'publisher-tmp', mountPath: '/tmp' },
+            { name: 'token', mountPath: TOKEN_DIR, readOnly: true },
+            { name: 'api-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
           ],
         }),
       ],
       volumes: [
         { name: 'bootstrap', configMap: { name: BOOTSTRAP } },
         { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('16Mi') } },
+        { name: 'token', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('1Mi') } },
+        { name: 'publisher-tmp', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('16Mi') } },
+        // What automountServiceAccountToken would give every container, for the publisher only.
+        {
+          name: 'api-token',
+          projected: {
+            sources: [
+              { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+              { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+              { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+            ],
+          },
+        },
         ...(users.length > 0
           ? [
               {

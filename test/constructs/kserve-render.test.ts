@@ -29,6 +29,7 @@ describe('Go-template subset of the KServe charts', () => {
     assert.equal(renderGoTemplate('disabled: {{ .Values.a.off }}', values), 'disabled: false');
     assert.equal(renderGoTemplate('- --framework={{ "{{.Annotations.modelFormat}}" }}', values), '- --framework={{.Annotations.modelFormat}}');
     assert.equal(renderGoTemplate('x={{ .Values.a.missing }}.', values), 'x=.', 'a missing key prints nothing (Helm drops "<no value>")');
+    assert.equal(renderGoTemplate('r:\n{{ toYaml .Values.a.sc | trim | indent 2 }}', values), 'r:\n  drop:\n    - ALL\n  runAsNonRoot: true', 'trim, then indent every line');
   });
 
   it('renders with/if blocks, toYaml | nindent, and the trim markers', () => {
@@ -280,6 +281,21 @@ describe('KServe v0.20.0 install rendered from the module\'s charts', () => {
     assert.throws(() => renderPredictor(variant({}, { 'serving.kserve.io/deploymentMode': 'Knative' }), install, CLUSTER), /deployment mode Knative: only Standard is rendered/);
     const noSecretKey: ClusterView = { ...CLUSTER, secret: () => ({ keys: ['token'], annotations: {} }) };
     assert.throws(() => renderPredictor(CHURN, install, noSecretKey), /has no AWS_SECRET_ACCESS_KEY: only S3 credentials are rendered/);
+  });
+
+  it('renders the controller of acme as synthesized: its metrics listen where the PodMonitor scrapes', (t) => {
+    if (!needModule(t)) return;
+    const { objects } = synthFile(ACME);
+    const { controller } = kserveInstallFromOutput(objects, moduleDir);
+    const monitor = objects.find((o) => o.kind === 'PodMonitor' && o.metadata.namespace === 'kserve' && o.metadata.name === 'kserve-controller') as any;
+    assert.ok(monitor, 'a PodMonitor for the KServe controller');
+    const labels = controller.spec.template.metadata.labels;
+    for (const [k, v] of Object.entries<string>(monitor.spec.selector.matchLabels)) assert.equal(labels[k], v, `the controller pods carry ${k}=${v}`);
+    const manager = controller.spec.template.spec.containers.find((c: any) => c.name === 'manager');
+    const [endpoint] = monitor.spec.podMetricsEndpoints;
+    const port = manager.ports.find((p: any) => p.name === endpoint.port);
+    assert.ok(port, `the manager container names a port ${endpoint.port}`);
+    assert.ok(manager.args.includes(`--metrics-addr=0.0.0.0:${port.containerPort}`), `the manager serves metrics on all addresses at ${port.containerPort} (args: ${manager.args.join(' ')})`);
   });
 
   it('renders every InferenceService of acme as synthesized: selectors, ports and the Secret it reads line up with the output', (t) => {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CredentialGenerator } from '../../constructs/credentials/generator';
-import { MinioStore, MinioStoreOptions } from '../../constructs/storage/minio';
+import { METRICS_TOKEN_SECRET, MinioStore, MinioStoreOptions } from '../../constructs/storage/minio';
 import { PLATFORM_BUCKETS } from '../../constructs/storage/types';
 import { TENANT_REACHABLE_LABEL } from '../../constructs/tenancy/tenant';
 import { VERSIONS } from '../../lib/versions';
@@ -85,7 +85,7 @@ describe('MinioStore', () => {
     assert.equal('storageClassName' in claim.spec, false, 'the cluster default StorageClass');
     assert.ok(container(sts).volumeMounts.some((m: any) => m.name === 'data' && m.mountPath === '/data'));
     assert.equal(container(sts).image, `quay.io/minio/minio:${VERSIONS.images.minio.tag}`);
-    assert.equal(bootstrapJob(objects).spec.template.spec.containers[0].image, `quay.io/minio/mc:${VERSIONS.images.mc.tag}`);
+    assert.equal(bootstrapJob(objects).spec.template.spec.initContainers[0].image, `quay.io/minio/mc:${VERSIONS.images.mc.tag}`);
     assert.equal(all(objects, 'PodDisruptionBudget', 'minio').length, 0, 'no budget for a single server');
   });
 
@@ -96,11 +96,11 @@ describe('MinioStore', () => {
     assert.equal(claim.spec.resources.requests.storage, '2Ti');
     assert.equal(claim.spec.storageClassName, 'fast-ssd');
     assert.equal(container(server(objects)).image, 'registry.acme.internal/minio:v1');
-    assert.equal(bootstrapJob(objects).spec.template.spec.containers[0].image, 'registry.acme.internal/mc:v1');
+    assert.equal(bootstrapJob(objects).spec.template.spec.initContainers[0].image, 'registry.acme.internal/mc:v1');
 
     const mirrored = objectsOf(fixture({}, { imageRegistry: 'mirror.acme.internal' }).app);
     assert.equal(container(server(mirrored)).image, `mirror.acme.internal/minio/minio:${VERSIONS.images.minio.tag}`);
-    assert.equal(bootstrapJob(mirrored).spec.template.spec.containers[0].image, `mirror.acme.internal/minio/mc:${VERSIONS.images.mc.tag}`);
+    assert.equal(bootstrapJob(mirrored).spec.template.spec.initContainers[0].image, `mirror.acme.internal/minio/mc:${VERSIONS.images.mc.tag}`);
   });
 
   it('runs distributed across 4 servers by default, started in parallel, with a disruption budget', () => {
@@ -165,7 +165,7 @@ describe('MinioStore', () => {
     const pods = [server(objects).spec.template.spec, bootstrapJob(objects).spec.template.spec];
     let checked = 0;
     for (const pod of pods) {
-      for (const c of pod.containers) {
+      for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
         for (const e of c.env ?? []) {
           const ref = e.valueFrom?.secretKeyRef;
           if (!ref) continue;
@@ -177,6 +177,7 @@ describe('MinioStore', () => {
       }
       for (const v of pod.volumes ?? []) {
         for (const source of v.projected?.sources ?? []) {
+          if (!source.secret) continue;
           const secret = declared.get(`minio/${source.secret.name}`);
           assert.ok(secret, `minio/${source.secret.name} is declared`);
           for (const item of source.secret.items) assert.ok(secret.keys.includes(item.key));
@@ -270,7 +271,7 @@ describe('MinioStore', () => {
     });
     const files = store.bootstrapFiles();
     assert.deepEqual(JSON.parse(files['policy-tenant-research.json']), store.policy('tenant-research'));
-    assert.deepEqual(Object.keys(files).sort(), ['bootstrap.sh', 'policy-serving.json', 'policy-tenant-research.json']);
+    assert.deepEqual(Object.keys(files).sort(), ['bootstrap.sh', 'policy-serving.json', 'policy-tenant-research.json', 'publish-token.sh']);
     assert.throws(() => store.policy('nobody'), /no user "nobody" \(users: tenant-research, serving\)/);
   });
 
@@ -325,7 +326,7 @@ describe('MinioStore', () => {
     assert.deepEqual(cm.data, store.bootstrapFiles(), 'the ConfigMap holds the script and the policies as built');
     const job = bootstrapJob(objects);
     const pod = job.spec.template.spec;
-    const c = pod.containers[0];
+    const c = pod.initContainers[0];
     assert.deepEqual(c.command, ['/bin/sh', '/bootstrap/bootstrap.sh']);
     const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
     assert.equal(env.MINIO_ENDPOINT, store.s3.url);
@@ -341,7 +342,8 @@ describe('MinioStore', () => {
     ]);
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.equal(pod.serviceAccountName, 'minio-bootstrap');
-    assert.equal(pod.automountServiceAccountToken, false, 'mc needs no Kubernetes API');
+    assert.equal(pod.automountServiceAccountToken, false, 'mc needs no Kubernetes API (the token publisher mounts its own)');
+    assert.equal(c.volumeMounts.some((m: any) => m.mountPath.startsWith('/var/run/secrets')), false, 'mc holds no API token');
     find(objects, 'ServiceAccount', 'minio-bootstrap', 'minio');
     assert.notEqual(job.spec.template.metadata.labels['app.kubernetes.io/component'], 'server', 'not selected by the Services');
   });
@@ -350,7 +352,52 @@ describe('MinioStore', () => {
     const { app } = fixture();
     const pod = bootstrapJob(objectsOf(app)).spec.template.spec;
     assert.equal(pod.volumes.some((v: any) => v.name === 'credentials'), false);
-    assert.equal(pod.containers[0].volumeMounts.some((m: any) => m.name === 'credentials'), false);
+    assert.equal(pod.initContainers[0].volumeMounts.some((m: any) => m.name === 'credentials'), false);
+  });
+
+  it('publishes a metrics bearer token for Prometheus: mc signs it, only the publisher talks to the API, the PodMonitor reads it', () => {
+    const { app, store } = fixture();
+    const objects = objectsOf(app);
+    const pod = bootstrapJob(objects).spec.template.spec;
+    const [mc] = pod.initContainers;
+    const [publisher] = pod.containers;
+    assert.equal(pod.containers.length, 1);
+    const envOf = (c: any) => Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+    assert.equal(envOf(mc).METRICS_TOKEN_FILE, envOf(publisher).METRICS_TOKEN_FILE, 'one token file');
+    const tokenDir = envOf(mc).METRICS_TOKEN_FILE.replace(/\/token$/, '');
+    const mountOf = (c: any, path: string) => c.volumeMounts.find((m: any) => m.mountPath === path);
+    assert.equal(mountOf(mc, tokenDir).name, mountOf(publisher, tokenDir).name, 'the two containers share the token volume');
+    assert.equal(mountOf(publisher, tokenDir).readOnly, true);
+    assert.equal(pod.volumes.find((v: any) => v.name === mountOf(mc, tokenDir).name).emptyDir.medium, 'Memory');
+    assert.ok(store.bootstrapScript().includes('admin prometheus generate s3'), 'mc signs the token with the root credentials');
+    assert.match(store.bootstrapScript(), /^metrics_token$/m);
+    // The API token reaches the publisher only, through a projected volume.
+    const api = mountOf(publisher, '/var/run/secrets/kubernetes.io/serviceaccount');
+    const sources = pod.volumes.find((v: any) => v.name === api.name).projected.sources;
+    assert.ok(sources.some((s: any) => s.serviceAccountToken?.path === 'token'));
+    assert.ok(sources.some((s: any) => s.configMap?.name === 'kube-root-ca.crt'));
+    assert.ok(sources.some((s: any) => s.downwardAPI?.items?.[0]?.fieldRef?.fieldPath === 'metadata.namespace'));
+    assert.deepEqual(publisher.command, ['/bin/sh', '/bootstrap/publish-token.sh']);
+    assert.equal(publisher.image, `docker.io/alpine/k8s:${VERSIONS.images.kubectl.tag}`);
+    assert.equal(publisher.securityContext.readOnlyRootFilesystem, true);
+    const script = store.bootstrapFiles()['publish-token.sh'];
+    assert.ok(script.includes(`create secret generic '${METRICS_TOKEN_SECRET}' --namespace 'minio' --from-file=token=`));
+    // RBAC: create Secrets, change only the token's.
+    const role = inMinio(objects, 'Role', 'minio-bootstrap');
+    assert.deepEqual(role.rules, [
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'patch', 'update'], resourceNames: [METRICS_TOKEN_SECRET] },
+    ]);
+    const binding = inMinio(objects, 'RoleBinding', 'minio-bootstrap');
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'minio-bootstrap', namespace: 'minio' }]);
+    // The scrape target: the server pods, their S3 port, the token's Secret key.
+    const [target] = store.scrapeTargets;
+    const sts = server(objects);
+    assert.ok(matches(target.podSelector, sts.spec.template.metadata.labels));
+    assert.ok(container(sts).ports.some((p: any) => p.name === target.port));
+    assert.equal(target.path, '/minio/v2/metrics/cluster');
+    assert.deepEqual(target.bearerToken, { name: METRICS_TOKEN_SECRET, key: 'token' });
+    assert.ok(container(sts).env.some((e: any) => e.name === 'MINIO_PROMETHEUS_AUTH_TYPE' && e.value === 'jwt'), 'metrics need the token');
   });
 
   it('names the bootstrap Job after its content: stable, and new when a tenant is added', () => {

@@ -211,15 +211,37 @@ export function dataPlaneTests(state: () => SuiteState): void {
 
       // Its bootstrap Job's container, twice (idempotent).
       const bootstrap = one(objects, 'Job', store.namespace, /^minio-bootstrap-/);
-      const runBootstrap = () =>
-        runContainer({
-          cluster, procs, objects, name: 'minio-bootstrap',
-          pod: { namespace: store.namespace, spec: bootstrap.spec.template.spec },
-          rewrite: [[store.s3.url, s3Url]],
-          extraEnv: { PATH: `${bin('MLPLAT_MC_BIN')}:${process.env.PATH}` },
-        });
+      // Its containers in pod order: mc (init container), then the token publisher, which talks
+      // to the API server as the Job's ServiceAccount.
+      const bootstrapSa = `system:serviceaccount:${store.namespace}:${bootstrap.spec.template.spec.serviceAccountName}`;
+      const runBootstrap = () => {
+        for (const c of [...(bootstrap.spec.template.spec.initContainers ?? []), ...bootstrap.spec.template.spec.containers]) {
+          runContainer({
+            cluster, procs, objects, name: 'minio-bootstrap', container: c.name,
+            pod: { namespace: store.namespace, spec: bootstrap.spec.template.spec },
+            rewrite: [[store.s3.url, s3Url]],
+            extraEnv: {
+              PATH: `${bin('MLPLAT_MC_BIN')}:${process.env.PATH}`,
+              KUBECTL: `${cluster.env.MLPLAT_KUBE_BIN}/kubectl --kubeconfig=${cluster.kubeconfig} --as=${bootstrapSa}`,
+            },
+          });
+        }
+      };
       runBootstrap();
+      const metricsOf = (token?: string) => fetch(`${s3Url}/minio/v2/metrics/cluster`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      const monitor = one(objects, 'PodMonitor', store.namespace, 'minio');
+      const creds = monitor.spec.podMetricsEndpoints[0].authorization.credentials;
+      const firstToken = secretData(cluster, store.namespace, creds.name)[creds.key];
+      assert.ok(firstToken, `the bootstrap published Secret ${creds.name} with key ${creds.key}`);
       runBootstrap();
+      const token = secretData(cluster, store.namespace, creds.name)[creds.key];
+      const scraped = await metricsOf(token);
+      assert.equal(scraped.status, 200, 'the published token opens the metrics endpoint the PodMonitor scrapes');
+      assert.match(await scraped.text(), /^minio_cluster_capacity_usable_total_bytes/m, 'the series the storage alert reads');
+      assert.equal((await metricsOf(firstToken)).status, 200, 'a token of an earlier run stays valid (same root password)');
+      assert.equal((await metricsOf()).status, 403, 'no token: no metrics (tenants reach this port)');
+      assert.equal((await metricsOf(`${token.slice(0, -4)}AAAA`)).status, 403, 'a forged token is refused');
+      assert.notEqual(cluster.kubectl(['--as', bootstrapSa, 'get', 'secret', 'minio-root', '-n', store.namespace]).code, 0, 'the bootstrap reads no other Secret');
 
       // PostgreSQL, with the roles and databases the synthesized CloudNativePG objects declare.
       const pg = await startPostgres(procs, bin('MLPLAT_POSTGRES_BIN'));
@@ -344,7 +366,7 @@ export function dataPlaneTests(state: () => SuiteState): void {
           .replace(` tenant-${b.name} `, ' ');
         const withoutB = objects.map((o) => (o === cm ? { ...cm, data: { ...cm.data, 'bootstrap.sh': script } } : o));
         const out = runContainer({
-          cluster, procs, objects: withoutB, name: 'minio-bootstrap',
+          cluster, procs, objects: withoutB, name: 'minio-bootstrap', container: 'bootstrap',
           pod: { namespace: store.namespace, spec: bootstrap.spec.template.spec },
           rewrite: [[store.s3.url, s3Url]],
           extraEnv: { PATH: toolsPath },

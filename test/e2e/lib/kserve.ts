@@ -103,6 +103,8 @@ const FUNCTIONS: Record<string, (...args: Json[]) => Json> = {
   toYaml: (v: Json) => (v === undefined || v === null ? 'null' : stringify(v, { sortMapEntries: true, lineWidth: 0 }).replace(/\n$/, '')),
   nindent: (n: number, s: string) => `\n${indentLines(n, String(s))}`,
   indent: (n: number, s: string) => indentLines(n, String(s)),
+  // sprig: surrounding whitespace removed.
+  trim: (s: Json) => goString(s).trim(),
   quote: (v: Json) => JSON.stringify(v === undefined || v === null ? '' : goString(v)),
 };
 
@@ -281,7 +283,7 @@ function evalNodes(nodes: readonly Node[], dot: Json, root: Json): string {
 /**
  * Renders the Go-template subset the KServe charts' patch files use: `{{ .Values.x }}`,
  * `{{ x | default y }}`, string literals, `{{- if x }}`/`{{- with x }}` … `{{- else }}` …
- * `{{- end }}`, `toYaml`, `nindent`, `indent`, `quote`, and the trim markers. `root` is the
+ * `{{- end }}`, `toYaml`, `nindent`, `indent`, `trim`, `quote`, and the trim markers. `root` is the
  * template's dot (Helm's `{ Values, … }`).
  */
 export function renderGoTemplate(text: string, root: Json): string {
@@ -355,6 +357,8 @@ export interface KserveInstall {
   /** Rendered ClusterStorageContainers (kserve-resources). */
   readonly storageContainers: readonly Json[];
   readonly config: KserveConfig;
+  /** The controller Deployment `kserve-controller-manager` (base resources + deployment patch). */
+  readonly controller: Json;
 }
 
 export interface KserveInstallOptions {
@@ -408,7 +412,14 @@ export function kserveInstall(o: KserveInstallOptions): KserveInstall {
     storageInitializer: key('storageInitializer'),
     autoMountServiceAccountToken: key('security').autoMountServiceAccountToken !== false,
   };
-  return { version: String(kv.kserve.version), runtimes, storageContainers, config };
+  // The controller Deployment: templates/kserve/resources.yaml merges files/kserve/*-patch.yaml
+  // into files/kserve/resources.yaml by kind/name.
+  const controllerBase = parseAllDocuments(read(chart('kserve-resources'), 'files', 'kserve', 'resources.yaml'))
+    .map((d) => d.toJS())
+    .find((x) => x?.kind === 'Deployment' && x.metadata?.name === 'kserve-controller-manager') ?? assertNever('resources.yaml: no Deployment kserve-controller-manager');
+  const controllerPatch = parse(renderGoTemplate(read(chart('kserve-resources'), 'files', 'kserve', 'deployment-patch.yaml'), ctx));
+  const controller = chartDeepMerge(controllerBase, controllerPatch);
+  return { version: String(kv.kserve.version), runtimes, storageContainers, config, controller };
 }
 
 /**

@@ -20,7 +20,7 @@ export interface LocalContainerOptions {
   readonly pod: { readonly namespace: string; readonly spec: any };
   /** ConfigMaps of the synthesized output (volumes are taken from here, not the cluster). */
   readonly objects: readonly KubeObject[];
-  /** Container name; default: the first. */
+  /** Container (or init container) name; default: the first container. */
   readonly container?: string;
   /** Used when the container sets no command (the image's entrypoint). */
   readonly entrypoint?: readonly string[];
@@ -47,7 +47,7 @@ export interface LocalContainer {
 
 export function prepareContainer(o: LocalContainerOptions): LocalContainer {
   const spec = o.pod.spec;
-  const c = o.container ? spec.containers.find((x: any) => x.name === o.container) : spec.containers[0];
+  const c = o.container ? [...(spec.initContainers ?? []), ...spec.containers].find((x: any) => x.name === o.container) : spec.containers[0];
   if (!c) throw new Error(`${o.name}: no container ${o.container ?? ''}`);
   const root = path.join(o.procs.dir, o.name);
   fs.mkdirSync(root, { recursive: true });
@@ -80,7 +80,9 @@ export function prepareContainer(o: LocalContainerOptions): LocalContainer {
     else if (v.projected) {
       for (const src of v.projected.sources ?? []) {
         if (src.secret) write(secretData(src.secret.name), src.secret.items);
-        if (src.configMap) write(configMapData(src.configMap.name), src.configMap.items);
+        // The cluster's CA bundle, a ServiceAccount token and the namespace are what a pod's
+        // API access consists of: locally, KUBECTL carries the test cluster's credentials.
+        if (src.configMap && src.configMap.name !== 'kube-root-ca.crt') write(configMapData(src.configMap.name), src.configMap.items);
       }
     } else if (v.persistentVolumeClaim) {
       // A claim is a directory: `claimDirs` shares one between runs (e.g. a cache filled, then read).
