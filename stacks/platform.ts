@@ -132,7 +132,7 @@ export class MlPlatform extends Construct {
         retention: o.metrics.retention,
         size: o.metrics.size,
         storageClass: o.metrics.storageClass,
-        alertmanager: { replicas: o.alertmanager.replicas, size: o.alertmanager.size },
+        alertmanager: { replicas: o.alertmanager.replicas, size: o.alertmanager.size, receivers: o.alertmanager.receivers },
         controlPlaneTargets: o.controlPlaneTargets,
         alerts: o.alerts,
       });

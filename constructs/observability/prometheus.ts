@@ -6,6 +6,7 @@ import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
 import { TENANT_LABEL } from '../gpu/access-policy';
 import { POOL_LABEL } from '../gpu/pool';
+import { SecretKeyRef } from '../credentials/types';
 import { ServiceEndpoint, serviceEndpoint } from '../storage/types';
 import { GRAFANA_NAMESPACE, IMetrics, IMetricsSource, MONITORING_NAMESPACE, ScrapeTarget } from './types';
 
@@ -71,7 +72,47 @@ export interface AlertmanagerOptions {
    * @default - the metrics `storageClass`
    */
   readonly storageClass?: string;
+  /**
+   * Where alerts are sent. URLs and passwords are read from Secrets in `monitoring` that the
+   * cluster's admins create (mounted into Alertmanager; never in the output).
+   * @default - none: alerts are shown in Alertmanager and Grafana only
+   */
+  readonly receivers?: readonly AlertReceiver[];
 }
+
+export type AlertSeverity = 'critical' | 'warning' | 'info';
+
+/** One alert receiver: exactly one of `slack`, `webhook`, `email`. */
+export interface AlertReceiver {
+  readonly name: string;
+  /**
+   * Alerts of these severities (the `severity` label of every platform alert) go here.
+   * @default ['critical', 'warning']
+   */
+  readonly severities?: readonly AlertSeverity[];
+  readonly slack?: {
+    /** @default - the incoming webhook's own channel */
+    readonly channel?: string;
+    /** Secret key (namespace `monitoring`) holding the incoming-webhook URL. */
+    readonly urlSecret: SecretKeyRef;
+  };
+  /** Alertmanager's webhook JSON, POSTed to the URL in `urlSecret`. */
+  readonly webhook?: { readonly urlSecret: SecretKeyRef };
+  readonly email?: {
+    readonly to: string;
+    readonly from: string;
+    /** `host:port` of the SMTP server. */
+    readonly smarthost: string;
+    /** SMTP login; with `passwordSecret`. */
+    readonly username?: string;
+    readonly passwordSecret?: SecretKeyRef;
+  };
+}
+
+/** Where the Prometheus Operator mounts `alertmanagerSpec.secrets`. */
+const ALERTMANAGER_SECRETS_DIR = '/etc/alertmanager/secrets';
+/** Alertmanager's receiver that drops what it gets (the chart's default receiver). */
+const NULL_RECEIVER = 'null';
 
 export interface MonitoringOptions {
   /**
@@ -130,6 +171,19 @@ export interface ChartResourceValues {
   readonly limits: { readonly memory: string };
 }
 
+/** The parts of alertmanager.yml mlplat writes (Alertmanager v0.34 configuration file). */
+export interface AlertmanagerConfigValues {
+  readonly route: {
+    readonly receiver: string;
+    readonly group_by: readonly string[];
+    readonly group_wait: string;
+    readonly group_interval: string;
+    readonly repeat_interval: string;
+    readonly routes: ReadonlyArray<{ readonly receiver: string; readonly matchers: readonly string[]; readonly continue?: boolean }>;
+  };
+  readonly receivers: ReadonlyArray<Record<string, unknown>>;
+}
+
 /** A `volumeClaimTemplate` as the Prometheus and Alertmanager CRDs take it. */
 export interface VolumeClaimTemplateValues {
   readonly volumeClaimTemplate: {
@@ -171,7 +225,11 @@ export interface KubePrometheusStackValues {
       readonly replicas: number;
       readonly storage: VolumeClaimTemplateValues;
       readonly resources: ChartResourceValues;
+      /** Secrets of namespace monitoring mounted at /etc/alertmanager/secrets/<name>/. */
+      readonly secrets?: readonly string[];
     };
+    /** Alertmanager's configuration file (merged over the chart's: `route`, `receivers` replaced). */
+    readonly config?: AlertmanagerConfigValues;
   };
   readonly prometheus: {
     readonly prometheusSpec: {
@@ -208,6 +266,8 @@ export class Monitoring extends Construct implements IMetrics {
   readonly alertmanagerReplicas: number;
   readonly alertmanagerSize: string;
   readonly alertmanagerStorageClass: string | undefined;
+  /** Where alerts are sent (none: shown in Alertmanager and Grafana only). */
+  readonly receivers: readonly AlertReceiver[];
   readonly controlPlaneTargets: boolean;
   readonly defaultDashboards: boolean;
   readonly resources: Readonly<Record<MonitoringWorkload, MonitoringResources>>;
@@ -230,6 +290,8 @@ export class Monitoring extends Construct implements IMetrics {
     this.alertmanagerReplicas = alertmanagerReplicas;
     this.alertmanagerSize = alertmanagerSize;
     this.alertmanagerStorageClass = props.alertmanager?.storageClass ?? props.storageClass;
+    this.receivers = props.alertmanager?.receivers ?? [];
+    checkReceivers(this.receivers);
     this.controlPlaneTargets = props.controlPlaneTargets ?? false;
     this.defaultDashboards = props.defaultDashboards ?? true;
     this.resources = { ...DEFAULT_RESOURCES, ...props.resources };
@@ -296,7 +358,9 @@ export class Monitoring extends Construct implements IMetrics {
             replicas: this.alertmanagerReplicas,
             storage: volumeClaimTemplate(this.alertmanagerSize, this.alertmanagerStorageClass),
             resources: res('alertmanager'),
+            ...(this.receivers.length ? { secrets: receiverSecrets(this.receivers) } : {}),
           },
+          ...(this.receivers.length ? { config: alertmanagerConfig(this.receivers) } : {}),
         },
         prometheus: {
           prometheusSpec: {
@@ -380,6 +444,74 @@ export class Monitoring extends Construct implements IMetrics {
       },
     });
   }
+}
+
+const RECEIVER_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function checkReceivers(receivers: readonly AlertReceiver[]): void {
+  const names = new Set<string>();
+  for (const r of receivers) {
+    const where = `monitoring: alert receiver "${r.name}"`;
+    if (!RECEIVER_NAME.test(r.name) || r.name.length > 63 || r.name === NULL_RECEIVER) throw new Error(`${where}: name must be a DNS label other than "null"`);
+    if (names.has(r.name)) throw new Error(`${where} is declared twice`);
+    names.add(r.name);
+    const kinds = (['slack', 'webhook', 'email'] as const).filter((k) => r[k] !== undefined);
+    if (kinds.length !== 1) throw new Error(`${where}: name exactly one of slack, webhook, email${kinds.length ? ` (got ${kinds.join(', ')})` : ''}`);
+    if (r.severities !== undefined && r.severities.length === 0) throw new Error(`${where}: severities must not be empty (leave it out for critical and warning)`);
+    if (r.email && (r.email.username === undefined) !== (r.email.passwordSecret === undefined)) throw new Error(`${where}: email username and passwordSecret go together`);
+  }
+}
+
+/** The Secrets the receivers read, each mounted once. */
+function receiverSecrets(receivers: readonly AlertReceiver[]): string[] {
+  const refs = receivers.flatMap((r) => [r.slack?.urlSecret, r.webhook?.urlSecret, r.email?.passwordSecret]).filter((x): x is SecretKeyRef => x !== undefined);
+  return [...new Set(refs.map((x) => x.name))].sort();
+}
+
+const secretFile = (ref: SecretKeyRef) => `${ALERTMANAGER_SECRETS_DIR}/${ref.name}/${ref.key}`;
+
+/**
+ * alertmanager.yml's route and receivers: the Watchdog (always firing, proves the pipeline)
+ * goes nowhere, every receiver gets the alerts of its severities (`continue`: all of them), and
+ * what no receiver takes is dropped. URLs and passwords are `*_file` paths into the mounted
+ * Secrets. Grouped per alert, namespace and component, so one failing component is one message.
+ */
+export function alertmanagerConfig(receivers: readonly AlertReceiver[]): AlertmanagerConfigValues {
+  return {
+    route: {
+      receiver: NULL_RECEIVER,
+      group_by: ['alertname', 'namespace', 'component'],
+      group_wait: '30s',
+      group_interval: '5m',
+      repeat_interval: '12h',
+      routes: [
+        { receiver: NULL_RECEIVER, matchers: ['alertname = "Watchdog"'] },
+        ...receivers.map((r) => ({ receiver: r.name, matchers: [`severity =~ "${(r.severities ?? ['critical', 'warning']).join('|')}"`], continue: true })),
+      ],
+    },
+    receivers: [
+      { name: NULL_RECEIVER },
+      ...receivers.map((r) => ({
+        name: r.name,
+        ...(r.slack ? { slack_configs: [{ api_url_file: secretFile(r.slack.urlSecret), ...(r.slack.channel ? { channel: r.slack.channel } : {}), send_resolved: true }] } : {}),
+        ...(r.webhook ? { webhook_configs: [{ url_file: secretFile(r.webhook.urlSecret), send_resolved: true }] } : {}),
+        ...(r.email
+          ? {
+              email_configs: [
+                {
+                  to: r.email.to,
+                  from: r.email.from,
+                  smarthost: r.email.smarthost,
+                  ...(r.email.username ? { auth_username: r.email.username } : {}),
+                  ...(r.email.passwordSecret ? { auth_password_file: secretFile(r.email.passwordSecret) } : {}),
+                  send_resolved: true,
+                },
+              ],
+            }
+          : {}),
+      })),
+    ],
+  };
 }
 
 function checkTarget(t: ScrapeTarget): void {

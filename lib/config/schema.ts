@@ -281,6 +281,50 @@ const volumeSize = (def: string, minGi = 0) =>
     .default(def);
 const retention = (def: string) => z.string().regex(RETENTION, 'must be a duration like "15d", "12h", "4w" or "1y"').default(def);
 
+/** A key of a Secret in namespace `monitoring` that you create (a webhook URL or a password). */
+const monitoringSecretKey = z
+  .strictObject({
+    name: dnsLabel.describe('Secret in namespace monitoring.'),
+    key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key (letters, digits, "-", "_", ".")').describe('Key in that Secret.'),
+  })
+  .describe('A Secret key in namespace monitoring; create the Secret before enabling the receiver.');
+
+const alertReceiver = z
+  .strictObject({
+    name: dnsLabel.describe('Receiver name (Alertmanager UI, notification logs).'),
+    severities: z
+      .array(z.enum(['critical', 'warning', 'info']))
+      .min(1)
+      .default(['critical', 'warning'])
+      .describe('Alerts of these severities go to this receiver.'),
+    slack: z
+      .strictObject({
+        channel: z.string().regex(/^[#@]?[^\s]+$/, 'must be a Slack channel such as "#ml-platform"').describe('Channel (the webhook\'s own when omitted).').optional(),
+        urlSecret: monitoringSecretKey.describe('Secret key holding the Slack incoming-webhook URL.'),
+      })
+      .optional(),
+    webhook: z
+      .strictObject({ urlSecret: monitoringSecretKey.describe('Secret key holding the URL alerts are POSTed to (Alertmanager webhook JSON).') })
+      .optional(),
+    email: z
+      .strictObject({
+        to: z.email().describe('Recipient.'),
+        from: z.email().describe('Sender.'),
+        smarthost: z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port, e.g. "smtp.acme.example:587"').describe('SMTP server.'),
+        username: z.string().min(1).optional().describe('SMTP login (with passwordSecret).'),
+        passwordSecret: monitoringSecretKey.optional().describe('Secret key holding the SMTP password.'),
+      })
+      .optional(),
+  })
+  .superRefine((r, ctx) => {
+    const kinds = (['slack', 'webhook', 'email'] as const).filter((k) => r[k] !== undefined);
+    if (kinds.length !== 1) ctx.addIssue({ code: 'custom', message: `name exactly one of slack, webhook, email${kinds.length ? ` (got ${kinds.join(', ')})` : ''}`, path: [] });
+    if (r.email && (r.email.username === undefined) !== (r.email.passwordSecret === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'username and passwordSecret go together (SMTP login)', path: ['email'] });
+    }
+  })
+  .describe('One alert receiver: exactly one of slack, webhook, email.');
+
 export const observabilitySchema = z.strictObject({
   metrics: z
     .strictObject({
@@ -293,6 +337,11 @@ export const observabilitySchema = z.strictObject({
     .strictObject({
       replicas: z.number().int().min(1).max(5).default(1).describe('Alertmanager replicas.'),
       size: volumeSize('2Gi').describe('Alertmanager volume (silences, notification log).'),
+      receivers: z
+        .array(alertReceiver)
+        .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'receiver names must be unique')
+        .optional()
+        .describe('Where alerts are sent; without receivers they are only shown in Alertmanager and Grafana.'),
     })
     .default({ replicas: 1, size: '2Gi' }),
   logs: z

@@ -278,6 +278,59 @@ describe('Monitoring: kube-prometheus-stack', () => {
   });
 });
 
+describe('Monitoring: alert receivers', () => {
+  const slack = { name: 'oncall', slack: { channel: '#ml', urlSecret: { name: 'am-slack', key: 'url' } } };
+  const mail = { name: 'mail', severities: ['critical'] as const, email: { to: 'ops@acme.example', from: 'am@acme.example', smarthost: 'smtp.acme.example:587', username: 'am', passwordSecret: { name: 'am-smtp', key: 'password' } } };
+  const hook = { name: 'hook', severities: ['info'] as const, webhook: { urlSecret: { name: 'am-slack', key: 'hook-url' } } };
+
+  it('leaves the chart\'s configuration alone without receivers', () => {
+    const am = monitoring().values().alertmanager;
+    assert.equal(am.config, undefined);
+    assert.equal(am.alertmanagerSpec.secrets, undefined);
+  });
+
+  it('routes each receiver its severities, mounts the Secrets once and reads URLs and passwords from them', () => {
+    const am = monitoring({ alertmanager: { receivers: [slack, mail, hook] } }).values().alertmanager;
+    assert.deepEqual(am.alertmanagerSpec.secrets, ['am-slack', 'am-smtp'], 'each Secret mounted once');
+    const { route, receivers } = am.config;
+    assert.equal(route.receiver, 'null', 'what no receiver takes is dropped');
+    assert.deepEqual(route.routes[0], { receiver: 'null', matchers: ['alertname = "Watchdog"'] }, 'the always-firing Watchdog first, stopping there');
+    assert.deepEqual(route.routes.slice(1), [
+      { receiver: 'oncall', matchers: ['severity =~ "critical|warning"'], continue: true },
+      { receiver: 'mail', matchers: ['severity =~ "critical"'], continue: true },
+      { receiver: 'hook', matchers: ['severity =~ "info"'], continue: true },
+    ]);
+    assert.ok(route.group_by.includes('component'));
+    assert.deepEqual(receivers[0], { name: 'null' });
+    assert.deepEqual(receivers[1].slack_configs, [{ api_url_file: '/etc/alertmanager/secrets/am-slack/url', channel: '#ml', send_resolved: true }]);
+    assert.deepEqual(receivers[2].email_configs, [{ to: 'ops@acme.example', from: 'am@acme.example', smarthost: 'smtp.acme.example:587', auth_username: 'am', auth_password_file: '/etc/alertmanager/secrets/am-smtp/password', send_resolved: true }]);
+    assert.deepEqual(receivers[3].webhook_configs, [{ url_file: '/etc/alertmanager/secrets/am-slack/hook-url', send_resolved: true }]);
+  });
+
+  it('refuses receivers Alertmanager would reject or misroute', () => {
+    const bad: Array<[object, RegExp]> = [
+      [{ name: 'x', slack: slack.slack, webhook: hook.webhook }, /"x": name exactly one of slack, webhook, email \(got slack, webhook\)/],
+      [{ name: 'x' }, /"x": name exactly one of slack, webhook, email$/],
+      [{ ...slack, name: 'null' }, /name must be a DNS label other than "null"/],
+      [{ ...slack, name: 'On Call' }, /name must be a DNS label/],
+      [{ ...slack, severities: [] }, /severities must not be empty/],
+      [{ name: 'm', email: { ...mail.email, passwordSecret: undefined } }, /email username and passwordSecret go together/],
+    ];
+    for (const [r, message] of bad) assert.throws(() => monitoring({ alertmanager: { receivers: [r as never] } }), message, JSON.stringify(r));
+    assert.throws(() => monitoring({ alertmanager: { receivers: [slack, slack] } }), /"oncall" is declared twice/);
+  });
+
+  it('takes receivers from spec.observability.alertmanager, and the schema refuses what the construct would', () => {
+    const acme = platformApp(parsePlatform(fs.readFileSync(ACME, 'utf8'), 'acme.yaml').spec).platform;
+    assert.deepEqual(acme.monitoring!.receivers.map((r) => r.name), ['ml-oncall', 'ops-mail']);
+    const base = fs.readFileSync(ACME, 'utf8');
+    const withReceivers = (yaml: string) => base.replace(/    alertmanager:\n      receivers:[\s\S]*?(?=\n  serving:)/, `    alertmanager:\n      receivers:\n${yaml}`);
+    assert.throws(() => parsePlatform(withReceivers('        - { name: a, slack: { urlSecret: { name: s, key: url } }, webhook: { urlSecret: { name: s, key: url } } }'), 'acme.yaml'), /exactly one of slack, webhook, email/);
+    assert.throws(() => parsePlatform(withReceivers('        - { name: a, email: { to: x@acme.example, from: y@acme.example, smarthost: smtp:25, username: u } }'), 'acme.yaml'), /username and passwordSecret go together/);
+    assert.throws(() => parsePlatform(withReceivers('        - { name: a, webhook: { urlSecret: { name: s, key: u } } }\n        - { name: a, webhook: { urlSecret: { name: s, key: u } } }'), 'acme.yaml'), /receiver names must be unique/);
+  });
+});
+
 describe('Monitoring: scrape targets', () => {
   const target: ScrapeTarget = { name: 'app', namespace: 'apps', podSelector: { 'app.kubernetes.io/name': 'app' }, port: 'metrics', component: 'app' };
 

@@ -26,6 +26,7 @@ import { provisionPendingClaims, TEST_STORAGE_CLASS } from './lib/storage';
 import { credentialTests, dataPlaneTests } from './data-plane';
 import { edgeTests } from './edge';
 import { identityTests } from './identity';
+import { alertmanagerTests } from './alertmanager';
 import { alloyConfigTests } from './alloy';
 import { observabilityTests } from './observability';
 import { promtoolTests } from './promtool';
@@ -146,6 +147,7 @@ function exampleSuite(name: string, build: () => { app: App; platform: MlPlatfor
   startPageTests(() => ({ cluster, files, platform }));
   servingTests(() => ({ cluster, files, platform }));
   promtoolTests(() => ({ cluster, files, platform }));
+  alertmanagerTests(() => ({ cluster, files, platform }));
   observabilityTests(() => ({ cluster, files, platform }));
   alloyConfigTests(() => ({ cluster, files, platform }));
 

@@ -166,6 +166,13 @@ build_alloy_syntax() {
   (cd "$HERE/alloy-syntax" && go build -ldflags "-s -w" -o "$out/alloy-syntax" .)
 }
 
+build_amtool() {
+  local out=$1
+  GOBIN="$out" go install \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=${AMTOOL_VERSION#v}" \
+    "github.com/prometheus/alertmanager/cmd/amtool@$AMTOOL_VERSION"
+}
+
 build_promtool() {
   local out=$1
   (cd "$HERE/promtool" && go build \
@@ -301,6 +308,7 @@ fi
 ensure_tool "keycloak-$KEYCLOAK_VERSION" "kc.sh" build_keycloak
 ensure_tool "oauth2-proxy-$OAUTH2_PROXY_VERSION" "oauth2-proxy" build_oauth2_proxy
 ensure_tool "promtool-$PROMTOOL_VERSION" "promtool" build_promtool
+ensure_tool "amtool-$AMTOOL_VERSION" "amtool" build_amtool
 ensure_tool "alloy-syntax-$ALLOY_SYNTAX_VERSION" "alloy-syntax" build_alloy_syntax
 
 PULUMI_BIN="$CACHE/pulumi-$PULUMI_VERSION/bin"

@@ -13,6 +13,7 @@
 #   MLPLAT_OAUTH2_PROXY_BIN  oauth2-proxy (the SSO gate)
 #   MLPLAT_ALLOY_SYNTAX_BIN  alloy-syntax (Alloy parser/fmt check of the log shipper config)
 #   MLPLAT_PROMTOOL_BIN  promtool (checks and unit-tests the alert rules; not put on PATH)
+#   MLPLAT_AMTOOL_BIN    amtool (checks the Alertmanager configuration; not put on PATH)
 #   MLPLAT_KEYCLOAK_HOME  Keycloak server distribution, pre-built (bin/kc.sh start --optimized);
 #                         read-only for tests: run it from a copy of bin/ (kc.sh takes its home from there)
 #   MLPLAT_PULUMI_KUBERNETES_BIN  pulumi-resource-kubernetes, or empty when not available
@@ -34,12 +35,12 @@ _mlplat_tools_env() {
 
   local K8S_VERSION KWOK_VERSION PULUMI_VERSION PULUMI_KUBERNETES_VERSION ETCD_VERSION key value
   local MINIO_VERSION MC_VERSION MLFLOW_VERSION MLFLOW_EXTRAS POSTGRES_MAJOR KEYCLOAK_VERSION OAUTH2_PROXY_VERSION
-  local PROMTOOL_VERSION ALLOY_SYNTAX_VERSION
+  local PROMTOOL_VERSION ALLOY_SYNTAX_VERSION AMTOOL_VERSION
   while IFS='=' read -r key value; do
     case $key in
       K8S_VERSION | KWOK_VERSION | PULUMI_VERSION | PULUMI_KUBERNETES_VERSION | ETCD_VERSION | \
         MINIO_VERSION | MC_VERSION | MLFLOW_VERSION | MLFLOW_EXTRAS | POSTGRES_MAJOR | KEYCLOAK_VERSION | OAUTH2_PROXY_VERSION | \
-        PROMTOOL_VERSION | ALLOY_SYNTAX_VERSION)
+        PROMTOOL_VERSION | ALLOY_SYNTAX_VERSION | AMTOOL_VERSION)
         eval "$key=\$value" ;;
     esac
   done <"$here/versions.env"
@@ -58,12 +59,13 @@ _mlplat_tools_env() {
   local oauth2proxy="$cache/oauth2-proxy-$OAUTH2_PROXY_VERSION/bin"
   local promtool="$cache/promtool-$PROMTOOL_VERSION/bin"
   local alloysyntax="$cache/alloy-syntax-$ALLOY_SYNTAX_VERSION/bin"
+  local amtool="$cache/amtool-$AMTOOL_VERSION/bin"
 
   local missing="" f
   for f in "$kube/kube-apiserver" "$kube/kube-controller-manager" "$kube/kube-scheduler" \
     "$kube/kubectl" "$kwok/kwok" "$kwok/kwokctl" "$pulumi/pulumi" "$etcd/etcd" \
     "$minio/minio" "$mc/mc" "$mlflow/mlflow" "$postgres/postgres" "$postgres/initdb" "$postgres/pg_ctl" \
-    "$keycloak/bin/kc.sh" "$oauth2proxy/oauth2-proxy" "$promtool/promtool" "$alloysyntax/alloy-syntax"; do
+    "$keycloak/bin/kc.sh" "$oauth2proxy/oauth2-proxy" "$promtool/promtool" "$alloysyntax/alloy-syntax" "$amtool/amtool"; do
     [ -x "$f" ] || missing="$missing $f"
   done
   if [ -n "$missing" ]; then
@@ -93,7 +95,7 @@ _mlplat_tools_env() {
   export MLPLAT_ETCD_VERSION="$ETCD_VERSION"
   export MLPLAT_MINIO_BIN="$minio" MLPLAT_MC_BIN="$mc" MLPLAT_MLFLOW_BIN="$mlflow" MLPLAT_POSTGRES_BIN="$postgres"
   export MLPLAT_KEYCLOAK_HOME="$keycloak" MLPLAT_OAUTH2_PROXY_BIN="$oauth2proxy"
-  export MLPLAT_PROMTOOL_BIN="$promtool" MLPLAT_ALLOY_SYNTAX_BIN="$alloysyntax"
+  export MLPLAT_PROMTOOL_BIN="$promtool" MLPLAT_ALLOY_SYNTAX_BIN="$alloysyntax" MLPLAT_AMTOOL_BIN="$amtool"
   export PULUMI_HOME="$pulumi_home" PULUMI_SKIP_UPDATE_CHECK=1
 
   # kwokctl reads its defaults from KWOK_* variables: local binaries, no downloads.
