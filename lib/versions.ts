@@ -55,6 +55,8 @@ export interface VersionsCatalog {
     readonly loki: ChartVersion;
     /** Grafana Alloy (log shipper). */
     readonly alloy: ChartVersion;
+    /** metrics-server (the metrics.k8s.io API that HorizontalPodAutoscalers and `kubectl top` read). */
+    readonly metricsServer: ChartVersion;
     /** KServe CRDs. */
     readonly kserveCrd: ChartVersion;
     /** KServe controller (kserve-resources). */
@@ -170,6 +172,12 @@ export const VERSIONS: VersionsCatalog = {
       repository: { name: 'grafana', url: 'https://grafana.github.io/helm-charts' },
       chart: 'alloy',
       version: '1.11.1',
+    },
+    // Chart 3.13.1 = metrics-server v0.8.1 (charts/metrics-server of sigs.k8s.io/metrics-server v0.9.0).
+    metricsServer: {
+      repository: { name: 'metrics-server', url: 'https://kubernetes-sigs.github.io/metrics-server/' },
+      chart: 'metrics-server',
+      version: '3.13.1',
     },
     // KServe v0.20.0 publishes its charts as OCI artifacts only (docs/design/serving.md).
     kserveCrd: {

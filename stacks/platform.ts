@@ -22,6 +22,7 @@ import { IMetricsSource } from '../constructs/observability/types';
 import { SsoGate } from '../constructs/edge/sso-gate';
 import { StartPage } from '../constructs/portal/start-page';
 import { InferenceEndpoint, ModelFormat, ModelSource } from '../constructs/serving/endpoint';
+import { MetricsServer, MetricsServerOptions } from '../constructs/serving/metrics-server';
 import { ModelServing } from '../constructs/serving/serving';
 import { GpuOperator, GpuOperatorOptions } from '../constructs/gpu/operator';
 import { CephStore, CephStoreOptions } from '../constructs/storage/ceph';
@@ -165,7 +166,7 @@ export class MlPlatform extends Construct {
       platform.enableGrafana(s.observability.grafana);
     }
     if (s.serving) {
-      platform.enableServing();
+      platform.enableServing({ metricsServer: s.serving.metricsServer });
       for (const m of s.serving.models) {
         platform.serveModel({
           name: m.name,
@@ -200,6 +201,7 @@ export class MlPlatform extends Construct {
   private startPage?: StartPage;
   private modelServing?: ModelServing;
   private monitoringStack?: Monitoring;
+  private metricsServerAddon?: MetricsServer;
   private grafanaServer?: Grafana;
   private logStack?: { readonly loki: Loki; readonly alloy: Alloy };
   /** Components with metrics, scraped once monitoring is enabled (in any order). */
@@ -419,6 +421,11 @@ export class MlPlatform extends Construct {
     this.monitoringStack?.addSource(source);
   }
 
+  /** metrics-server, when serving installs it. */
+  get metricsServer(): MetricsServer | undefined {
+    return this.metricsServerAddon;
+  }
+
   /** Model serving (KServe), when enabled. */
   get serving(): ModelServing | undefined {
     return this.modelServing;
@@ -427,9 +434,11 @@ export class MlPlatform extends Construct {
   /**
    * KServe (standard mode) for model endpoints; each model is served at
    * `https://<model>.<tenant>.<domain>/` behind its tenant's token gate. Needs storage, the
-   * ingress (cert-manager issues KServe's webhook certificate) and SSO.
+   * ingress (cert-manager issues KServe's webhook certificate) and SSO. With `metricsServer`,
+   * metrics-server is installed too (autoscaling models need it; leave it out where the cluster
+   * has one).
    */
-  enableServing(): ModelServing {
+  enableServing(options: { readonly metricsServer?: MetricsServerOptions } = {}): ModelServing {
     if (this.modelServing) throw new Error('serving is enabled twice');
     const store = this.objectStore;
     if (!store) throw new Error('serving loads models from the object store: enable storage first');
@@ -438,6 +447,7 @@ export class MlPlatform extends Construct {
     const chart = new ComponentChart(this, 'Serving', { name: 'kserve', component: 'serving', order: COMPONENT_ORDER.serving });
     this.modelServing = new ModelServing(chart, 'Serving', { store, certManager: this.edge.certManager.release, provider: this.keycloak, credentials: this.credentials });
     this.observe(this.modelServing.kserve);
+    if (options.metricsServer) this.metricsServerAddon = new MetricsServer(chart, 'MetricsServer', options.metricsServer);
     return this.modelServing;
   }
 
@@ -464,6 +474,11 @@ export class MlPlatform extends Construct {
         ? { credentials: tracking.addTenant(tenant).credentials, image: tracking.image }
         : (() => { throw new Error(`model ${m.name}: an MLflow source needs tracking kind mlflow`); })()
       : undefined;
+    const clearml = 'clearml' in m.source
+      ? tracking instanceof ClearmlServer
+        ? { credentials: tracking.apiKey(tenant), api: tracking.api, files: tracking.files }
+        : (() => { throw new Error(`model ${m.name}: a ClearML source needs tracking kind clearml`); })()
+      : undefined;
     const gatesBefore = new Set(serving.tokenGates);
     const { endpoint, gateAddress } = serving.addModel({
       name: m.name,
@@ -477,6 +492,7 @@ export class MlPlatform extends Construct {
       args: m.args,
       storageCredentials: store.tenantBucket(tenant).credentials,
       mlflow,
+      clearml,
       datasetCache: this.cache !== undefined,
     });
     for (const gate of serving.tokenGates) if (!gatesBefore.has(gate)) this.observe(gate);

@@ -2,17 +2,22 @@ import { createHash } from 'node:crypto';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { readAsset } from '../../lib/assets';
+import { PlatformContext } from '../../lib/context';
 import { k8s } from '../../lib/k8s';
 import { MLPLAT_PREFIX } from '../../lib/naming';
 import { hardenedContainer, hardenedPod, resources } from '../../lib/workload';
 import { TENANT_CACHE_CLAIM } from '../cache/dataset-cache';
 import { ISecretRef } from '../credentials/types';
 import { IGpuPool } from '../gpu/pool';
-import { IObjectStore } from '../storage/types';
+import { IObjectStore, ServiceEndpoint } from '../storage/types';
 import { ITenant } from '../tenancy/tenant';
+import { AGENT_KEYS } from '../tracking/clearml';
 import { DEFAULT_RUNTIMES, KSERVE_API_GROUP } from './kserve';
 
 const FETCH_MLFLOW_PY = readAsset('constructs/serving/fetch-mlflow.py');
+const FETCH_CLEARML_PY = readAsset('constructs/serving/fetch-clearml.py');
+/** A ClearML model id (clearml-server ids are 32 hex digits). */
+const CLEARML_MODEL_ID = /^[0-9a-f]{32}$/;
 /** Where every KServe runtime reads the model from. */
 const MODEL_DIR = '/mnt/models';
 const PREDICTOR_PORT = 8080;
@@ -28,7 +33,9 @@ export type ModelSource =
   /** An entry of the dataset cache, mounted read-only (no download). */
   | { readonly cache: string }
   /** An MLflow registered model version, copied once into the tenant's bucket by a Job. */
-  | { readonly mlflow: { readonly model: string; readonly version: number } };
+  | { readonly mlflow: { readonly model: string; readonly version: number } }
+  /** A published ClearML model (32 hex digits), copied once into the tenant's bucket by a Job. */
+  | { readonly clearml: { readonly id: string } };
 
 export interface InferenceEndpointProps {
   /** Model id within the tenant (the InferenceService's name). */
@@ -60,6 +67,12 @@ export interface InferenceEndpointProps {
   readonly storageCredentials: ISecretRef;
   /** The tenant's MLflow access, for `mlflow` sources. */
   readonly mlflow?: { readonly credentials: ISecretRef; readonly image: string };
+  /**
+   * The tenant's ClearML access, for `clearml` sources: its API key pair (a Secret in its
+   * namespace holding `CLEARML_API_ACCESS_KEY` and `CLEARML_API_SECRET_KEY`), the server's REST
+   * API and its fileserver (the one other place a model's weights are accepted from).
+   */
+  readonly clearml?: { readonly credentials: ISecretRef; readonly api: ServiceEndpoint; readonly files: ServiceEndpoint };
   /** Whether the tenant has the dataset cache claim (`cache` sources, and weights under /datasets). */
   readonly datasetCache?: boolean;
 }
@@ -68,7 +81,7 @@ export interface InferenceEndpointProps {
  * One model endpoint: a KServe InferenceService (standard mode) in the tenant's namespace on
  * the tenant's pool, loading its weights from the tenant's bucket (credentials from
  * `s3-credentials`), from the dataset cache (mounted read-only), or from an MLflow model
- * version that a Job copies into the tenant's bucket first. The predictor Service
+ * version or a ClearML model that a Job copies into the tenant's bucket first. The predictor Service
  * `<name>-predictor` (port `http`) is what the route targets.
  */
 export class InferenceEndpoint extends Construct {
@@ -97,6 +110,7 @@ export class InferenceEndpoint extends Construct {
     // Checked before super(): a refused endpoint leaves nothing in the tree.
     if ('uri' in source && !source.uri.startsWith(`${tenantBucket.uri}/`)) throw new Error(`model ${props.name}: ${source.uri} is not in the tenant's bucket ${tenantBucket.uri}`);
     if ('mlflow' in source && !props.mlflow) throw new Error(`model ${props.name}: an MLflow source needs the MLflow tracking server`);
+    if ('clearml' in source) checkClearmlSource(props, source.clearml.id);
     if ('cache' in source && !props.datasetCache) throw new Error(`model ${props.name}: a cache source needs the dataset cache`);
     super(scope, id);
     const ns = props.tenant.namespace;
@@ -114,6 +128,9 @@ export class InferenceEndpoint extends Construct {
     } else if ('mlflow' in source) {
       storageUri = `${tenantBucket.uri}/${SERVING_PREFIX}/${props.name}/mlflow-${source.mlflow.model.replace(/[^A-Za-z0-9._-]/g, '_')}-v${source.mlflow.version}/`;
       this.mlflowFetch(ns, props, source.mlflow, storageUri);
+    } else if ('clearml' in source) {
+      storageUri = `${tenantBucket.uri}/${SERVING_PREFIX}/${props.name}/clearml-${source.clearml.id}/`;
+      this.clearmlFetch(ns, props, source.clearml.id, storageUri);
     }
     this.storageUri = storageUri;
 
@@ -173,17 +190,56 @@ export class InferenceEndpoint extends Construct {
   /** The Job that copies an MLflow model version into the tenant's bucket (named by content). */
   private mlflowFetch(ns: string, props: InferenceEndpointProps, ref: { readonly model: string; readonly version: number }, target: string): void {
     const mlflow = props.mlflow!;
+    this.fetchJob(ns, props, {
+      image: mlflow.image,
+      script: FETCH_MLFLOW_PY,
+      env: [
+        { name: 'MODEL_NAME', value: ref.model },
+        { name: 'MODEL_VERSION', value: String(ref.version) },
+        { name: 'TARGET_URI', value: target },
+        { name: 'AWS_ENDPOINT_URL', value: props.store.s3.url },
+        { name: 'AWS_DEFAULT_REGION', value: props.store.region },
+        { name: 'HOME', value: '/tmp' },
+      ],
+      credentials: [mlflow.credentials, props.storageCredentials],
+      resources: resources({ cpu: '250m', memory: '512Mi' }, { memory: '2Gi' }),
+    });
+  }
+
+  /**
+   * The Job that resolves a ClearML model id and copies its weights into the tenant's bucket
+   * (fetch-clearml.py: stdlib only, so the plain Python image; S3 parts of 64 MiB in memory).
+   */
+  private clearmlFetch(ns: string, props: InferenceEndpointProps, id: string, target: string): void {
+    const clearml = props.clearml!;
+    const ctx = PlatformContext.of(this);
+    this.fetchJob(ns, props, {
+      image: ctx.image(ctx.versions.images.python),
+      script: FETCH_CLEARML_PY,
+      env: [
+        { name: 'CLEARML_MODEL_ID', value: id },
+        { name: 'TARGET_URI', value: target },
+        { name: 'CLEARML_API_HOST', value: clearml.api.url },
+        { name: 'CLEARML_FILES_HOST', value: clearml.files.url },
+        { name: 'AWS_ENDPOINT_URL', value: props.store.s3.url },
+        { name: 'AWS_DEFAULT_REGION', value: props.store.region },
+        { name: 'HOME', value: '/tmp' },
+      ],
+      credentials: [clearml.credentials, props.storageCredentials],
+      resources: resources({ cpu: '100m', memory: '256Mi' }, { memory: '1Gi' }),
+    });
+  }
+
+  /**
+   * A fetch Job `model-<name>-fetch-<hash>` in the tenant's namespace, as the tenant's
+   * ServiceAccount with only the tenant's Secrets, running `script` from the ConfigMap
+   * `model-<name>-fetch`. The hash covers image, script and environment: a new reference is a
+   * new Job (a Job's pod template cannot change).
+   */
+  private fetchJob(ns: string, props: InferenceEndpointProps, job: FetchJobSpec): void {
     const cm = `model-${props.name}-fetch`;
-    const env: k8s.EnvVar[] = [
-      { name: 'MODEL_NAME', value: ref.model },
-      { name: 'MODEL_VERSION', value: String(ref.version) },
-      { name: 'TARGET_URI', value: target },
-      { name: 'AWS_ENDPOINT_URL', value: props.store.s3.url },
-      { name: 'AWS_DEFAULT_REGION', value: props.store.region },
-      { name: 'HOME', value: '/tmp' },
-    ];
-    const hash = createHash('sha256').update(mlflow.image).update('\0').update(FETCH_MLFLOW_PY).update(JSON.stringify(env)).digest('hex').slice(0, 8);
-    new k8s.KubeConfigMap(this, 'FetchScript', { metadata: { name: cm, namespace: ns }, data: { 'fetch.py': FETCH_MLFLOW_PY } });
+    const hash = createHash('sha256').update(job.image).update('\0').update(job.script).update(JSON.stringify(job.env)).digest('hex').slice(0, 8);
+    new k8s.KubeConfigMap(this, 'FetchScript', { metadata: { name: cm, namespace: ns }, data: { 'fetch.py': job.script } });
     new k8s.KubeJob(this, 'Fetch', {
       metadata: { name: `${cm}-${hash}`, namespace: ns },
       spec: {
@@ -196,11 +252,11 @@ export class InferenceEndpoint extends Construct {
             containers: [
               hardenedContainer({
                 name: 'fetch',
-                image: mlflow.image,
+                image: job.image,
                 command: ['python', '-B', '/etc/model-fetch/fetch.py'],
-                env,
-                envFrom: [{ secretRef: { name: mlflow.credentials.name } }, { secretRef: { name: props.storageCredentials.name } }],
-                resources: resources({ cpu: '250m', memory: '512Mi' }, { memory: '2Gi' }),
+                env: job.env,
+                envFrom: job.credentials.map((c) => ({ secretRef: { name: c.name } })),
+                resources: job.resources,
                 volumeMounts: [
                   { name: 'script', mountPath: '/etc/model-fetch', readOnly: true },
                   { name: 'tmp', mountPath: '/tmp' },
@@ -217,4 +273,27 @@ export class InferenceEndpoint extends Construct {
       },
     });
   }
+}
+
+interface FetchJobSpec {
+  readonly image: string;
+  readonly script: string;
+  readonly env: k8s.EnvVar[];
+  /** Secrets of the tenant's namespace, passed whole as environment (`envFrom`). */
+  readonly credentials: readonly ISecretRef[];
+  readonly resources: k8s.ResourceRequirements;
+}
+
+/** Refuses a ClearML source the Job could not run, before the endpoint adds anything to the tree. */
+function checkClearmlSource(props: InferenceEndpointProps, id: string): void {
+  const clearml = props.clearml;
+  if (!clearml) throw new Error(`model ${props.name}: a ClearML source needs the ClearML tracking server`);
+  if (!CLEARML_MODEL_ID.test(id)) throw new Error(`model ${props.name}: "${id}" is no ClearML model id (32 hex characters)`);
+  const creds = clearml.credentials;
+  // envFrom reads Secrets of the pod's own namespace only.
+  if (creds.namespace !== props.tenant.namespace) {
+    throw new Error(`model ${props.name}: the ClearML key pair ${creds.namespace}/${creds.name} is not in the tenant's namespace ${props.tenant.namespace}`);
+  }
+  const missing = Object.values(AGENT_KEYS).filter((k) => !creds.keys.includes(k));
+  if (missing.length) throw new Error(`model ${props.name}: the ClearML key pair ${creds.namespace}/${creds.name} has no ${missing.join(', ')}`);
 }

@@ -435,6 +435,13 @@ export const modelSchema = z.strictObject({
 
 export const servingSchema = z.strictObject({
   models: z.array(modelSchema).default([]).describe('Inference endpoints (KServe, standard deployment mode).'),
+  metricsServer: z
+    .strictObject({
+      replicas: z.number().int().min(1).max(5).default(1).describe('metrics-server pods (a PodDisruptionBudget from 2).'),
+      kubeletInsecureTls: z.boolean().default(false).describe('Skip verifying kubelet serving certificates (kubeadm clusters without serverTLSBootstrap).'),
+    })
+    .optional()
+    .describe('Install metrics-server (the metrics.k8s.io API autoscaling models need) in kube-system; leave out where the cluster has one.'),
 });
 
 export const platformSchema = z.strictObject({

@@ -240,7 +240,9 @@ function servingIssues(
     const min = typeof replicas.min === 'number' ? replicas.min : 1;
     const max = typeof replicas.max === 'number' ? replicas.max : min;
     if (max < min) error([...at, 'replicas', 'max'], `must be at least replicas.min (${min})`);
-    else if (max > min) warn([...at, 'replicas', 'max'], 'autoscaling between min and max needs the resource metrics API (metrics-server), which mlplat does not install');
+    else if (max > min && !isObj((spec.serving as Obj).metricsServer)) {
+      warn([...at, 'replicas', 'max'], 'autoscaling between min and max needs the resource metrics API: set spec.serving.metricsServer unless the cluster has a metrics-server');
+    }
     const poolName = str(m.pool);
     const gpus = typeof m.gpus === 'number' ? m.gpus : poolName ? 1 : 0;
     if (!poolName && gpus > 0) error([...at, 'gpus'], 'GPUs come from a pool: name the pool');
@@ -291,9 +293,7 @@ function servingIssues(
     }
     if (source.mlflow !== undefined && trackingKind !== 'mlflow') error([...at, 'source', 'mlflow'], 'needs spec.tracking.kind: mlflow');
     if (source.clearml !== undefined) {
-      error([...at, 'source', 'clearml'], trackingKind !== 'clearml'
-        ? 'needs spec.tracking.kind: clearml'
-        : `ClearML model sources are not built yet: copy the model into s3://tenant-${tenantName ?? '<tenant>'}/… and use source.uri (docs/serving.md)`);
+      if (trackingKind !== 'clearml') error([...at, 'source', 'clearml'], 'needs spec.tracking.kind: clearml');
     }
   });
 }

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, formatIssue, loadPlatform, parsePlatform } from '../../lib/config/load';
-import { ACME } from '../helpers';
+import { ACME, synthText } from '../helpers';
 
 /**
  * A platform with everything serving needs: three pools (whole GPUs, time-sliced, MIG), a tenant
@@ -85,7 +85,8 @@ describe('config: spec.serving', () => {
     ]);
     // Documented defaults: replicas.min 1 and no max (= min), no args.
     assert.deepEqual(models[0].replicas, { min: 1 });
-    assert.deepEqual(models[1].replicas, { min: 2 });
+    assert.deepEqual(models[1].replicas, { min: 2, max: 4 });
+    assert.deepEqual(spec.spec.serving!.metricsServer, { replicas: 1, kubeletInsecureTls: false }, 'autoscaling with the platform\'s metrics-server: no warning');
     assert.deepEqual(models[1].args, []);
     assert.deepEqual(models[1].source, { mlflow: { model: 'churn', version: 3 } });
   });
@@ -163,13 +164,20 @@ describe('config: spec.serving', () => {
     assert.match(sliced[0], /spec\.serving\.models\[2\]\.gpus: tenant "team" may hold 4 GPU units on pool "l4" \(1 GPUs × 4\); its models need 6 /);
   });
 
-  it('refuses replicas.max below min, and warns that max above min needs metrics-server', () => {
+  it('refuses replicas.max below min, and warns that max above min needs metrics-server unless the platform installs it', () => {
     const below = config(model('replicas: { min: 3, max: 2 }'));
     assert.deepEqual(issuesOf(below), [`platform.yaml:${pos(below, '2 }', 'max: 2')} spec.serving.models[0].replicas.max: must be at least replicas.min (3)`]);
     const above = config(model('replicas: { min: 1, max: 3 }'));
     assert.deepEqual(issuesOf(above, 'warning'), [
-      `platform.yaml:${pos(above, '3 }', 'max: 3')} warning: spec.serving.models[0].replicas.max: autoscaling between min and max needs the resource metrics API (metrics-server), which mlplat does not install`,
+      `platform.yaml:${pos(above, '3 }', 'max: 3')} warning: spec.serving.models[0].replicas.max: autoscaling between min and max needs the resource metrics API: set spec.serving.metricsServer unless the cluster has a metrics-server`,
     ]);
+    // With metrics-server installed by the platform: no warning, and the release is in kube-system.
+    const withMetrics = above.replace('  serving:\n', '  serving:\n    metricsServer: { kubeletInsecureTls: true }\n');
+    assert.deepEqual(issuesOf(withMetrics, 'warning'), []);
+    const release = synthText(withMetrics).objects.find((o: any) => o.kind === 'HelmRelease' && o.metadata.name === 'metrics-server') as any;
+    assert.equal(release.metadata.namespace, 'kube-system');
+    assert.deepEqual(release.spec.values.args, ['--kubelet-insecure-tls']);
+    assert.equal(synthText(above).objects.some((o: any) => o.metadata.name === 'metrics-server'), false, 'not installed unless asked for');
     // max defaults to min: no autoscaling, no warning.
     assert.deepEqual(issuesOf(config(model('replicas: { min: 3 }')), 'warning'), []);
   });
@@ -211,14 +219,17 @@ describe('config: spec.serving', () => {
     ]);
   });
 
-  it('refuses ClearML sources: not built yet with ClearML tracking, and ClearML tracking needed otherwise', () => {
+  it('accepts a ClearML source with ClearML tracking, for any tenant; needs ClearML tracking otherwise', () => {
     const src = 'source: { clearml: { id: 0123456789abcdef0123456789abcdef } }';
     const clearml = config(model('', src)).replace('tracking: { kind: mlflow }', 'tracking: { kind: clearml }');
-    assert.deepEqual(issuesOf(clearml), [
-      `platform.yaml:${pos(clearml, '{ id:')} spec.serving.models[0].source.clearml: ClearML model sources are not built yet: copy the model into s3://tenant-team/… and use source.uri (docs/serving.md)`,
-    ]);
+    assert.doesNotThrow(() => parsePlatform(clearml, 'platform.yaml'));
     const mlflow = config(model('', src));
     assert.deepEqual(issuesOf(mlflow), [`platform.yaml:${pos(mlflow, '{ id:')} spec.serving.models[0].source.clearml: needs spec.tracking.kind: clearml`]);
+    // Any tenant gets a ClearML key pair for the fetch Job, with or without agents.
+    const noGrant = clearml.replace('name: m, tenant: team,', 'name: m, tenant: other,');
+    assert.doesNotThrow(() => parsePlatform(noGrant, 'platform.yaml'));
+    const noAgents = clearml.replace('tracking: { kind: clearml }', 'tracking: { kind: clearml, agents: false }');
+    assert.doesNotThrow(() => parsePlatform(noAgents, 'platform.yaml'));
     const badId = config(model('', 'source: { clearml: { id: not-an-id } }')).replace('tracking: { kind: mlflow }', 'tracking: { kind: clearml }');
     assert.ok(issuesOf(badId).some((e) => /spec\.serving\.models\[0\]\.source\.clearml\.id: must be a ClearML model id \(32 hex characters\)/.test(e)));
   });

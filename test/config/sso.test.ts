@@ -111,6 +111,7 @@ describe('config: spec.sso', () => {
         .replace(/\n  storage:\n(    .*\n)+/, '\n')
         .replace(/\n  tracking:\n(    .*\n)+/, '\n')
         .replace(/\n  datasetCache:.*\n(    .*\n)+/, '\n')
+        .replace(/\n  serving:.*\n(    .*\n)+/, '\n')
         // Observability needs storage too (reported at spec.observability, tested in serving.test.ts).
         .replace(/\n  observability: \{\}.*\n/, '\n');
       const errors = errorsOf(text);

@@ -189,19 +189,21 @@ describe('InferenceEndpoint: every acme model', () => {
     }
   });
 
-  it('fixes the replica count when min == max (no HPA) and rolls with one surge pod', () => {
+  it('fixes the replica count when min == max (no HPA), scales on CPU between min and max, and rolls with one surge pod', () => {
     for (const m of MODELS) {
       const isvc = isvcOf(objects, m.name, m.tenant);
       const p = isvc.spec.predictor;
-      assert.equal(isvc.metadata.annotations['serving.kserve.io/autoscalerClass'], 'none', m.name);
+      const max = m.replicas.max ?? m.replicas.min;
+      assert.equal(isvc.metadata.annotations['serving.kserve.io/autoscalerClass'], max > m.replicas.min ? 'hpa' : 'none', m.name);
       assert.equal(p.minReplicas, m.replicas.min);
-      assert.equal(p.maxReplicas, m.replicas.max ?? m.replicas.min, 'max defaults to min');
-      assert.equal(p.scaleMetric, undefined);
-      assert.equal(p.scaleTarget, undefined);
+      assert.equal(p.maxReplicas, max, 'max defaults to min');
+      assert.equal(p.scaleMetric, max > m.replicas.min ? 'cpu' : undefined);
+      assert.equal(p.scaleTarget, max > m.replicas.min ? 80 : undefined);
       assert.equal(p.deploymentStrategy.type, 'RollingUpdate');
       assert.deepEqual([scalar(p.deploymentStrategy.rollingUpdate.maxSurge), scalar(p.deploymentStrategy.rollingUpdate.maxUnavailable)], [1, 0]);
     }
-    assert.equal(isvcOf(objects, 'churn', 'serving').spec.predictor.minReplicas, 2);
+    assert.deepEqual([isvcOf(objects, 'churn', 'serving').spec.predictor.minReplicas, isvcOf(objects, 'churn', 'serving').spec.predictor.maxReplicas], [2, 4]);
+    assert.equal(isvcOf(objects, 'llama-chat', 'serving').metadata.annotations['serving.kserve.io/autoscalerClass'], 'none');
   });
 
   it("places GPU models on their pool exactly as the pool says, and CPU models off every pool", () => {
