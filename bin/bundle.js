@@ -6,10 +6,13 @@
  * uses it) into one file in node_modules/.cache/mlplat/, and V8's code cache for that file is
  * kept next to it, so later starts skip parsing and compiling.
  *
- * The bundle is rebuilt when a source file (bin/ lib/ constructs/ stacks/), package-lock.json,
- * Node or esbuild changes: its stamp is a hash of every such file's path, size and mtime. Any
- * failure here (no esbuild, read-only node_modules) returns null and the caller falls back to
- * running the TypeScript sources through tsx; so does MLPLAT_NO_BUNDLE=1.
+ * The bundle is rebuilt when a source file (bin/ lib/ constructs/ stacks/), package.json,
+ * package-lock.json, tsconfig.json, Node or esbuild changes: its stamp hashes every such file's
+ * path and content (not mtimes, which a same-size edit within the clock's granularity would not
+ * change; ~10 ms). The code cache is named after the hash of the bundle text it was made from, so a
+ * cache of another bundle is never used (V8 itself checks only the source's length). Any failure
+ * here (no esbuild, read-only node_modules) returns null and the caller falls back to running the
+ * TypeScript sources through tsx; so does MLPLAT_NO_BUNDLE=1.
  */
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -18,7 +21,10 @@ const vm = require('node:vm');
 const Module = require('node:module');
 
 const SOURCE_DIRS = ['bin', 'lib', 'constructs', 'stacks'];
+const ROOT_FILES = ['package.json', 'package-lock.json', 'tsconfig.json'];
 const SOURCE_FILE = /\.(ts|js|py|json)$/;
+
+const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex');
 
 /** A hash of what the bundle is built from; changes when any of it changes. */
 function sourceStamp(root, extra = []) {
@@ -36,24 +42,22 @@ function sourceStamp(root, extra = []) {
     for (const e of entries) {
       const r = path.join(rel, e.name);
       if (e.isDirectory()) visit(r);
-      else if (SOURCE_FILE.test(e.name)) {
-        const st = fs.statSync(path.join(root, r));
-        h.update(`${r}\0${st.size}\0${st.mtimeMs}\n`);
-      }
+      else if (SOURCE_FILE.test(e.name)) h.update(`${r}\0${sha256(fs.readFileSync(path.join(root, r)))}\n`);
     }
   };
   for (const d of SOURCE_DIRS) visit(d);
-  try {
-    const st = fs.statSync(path.join(root, 'package-lock.json'));
-    h.update(`package-lock.json\0${st.size}\0${st.mtimeMs}\n`);
-  } catch {
-    /* no lock file: dependencies are then not part of the stamp */
+  for (const f of ROOT_FILES) {
+    try {
+      h.update(`${f}\0${sha256(fs.readFileSync(path.join(root, f)))}\n`);
+    } catch {
+      h.update(`${f}\0absent\n`);
+    }
   }
   return h.digest('hex').slice(0, 32);
 }
 
 function writeAtomic(file, data) {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${crypto.randomBytes(6).toString('hex')}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
 }
@@ -74,6 +78,9 @@ function ensureBundle(root) {
       /* not built yet */
     }
     if (current === stamp && fs.existsSync(file)) return file;
+    // A bundle that cannot be written is not worth building on every run.
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
     const result = esbuild.buildSync({
       entryPoints: [path.join(root, 'bin', 'cli.ts')],
       bundle: true,
@@ -87,9 +94,8 @@ function ensureBundle(root) {
       logLevel: 'silent',
       outfile: file,
     });
-    fs.mkdirSync(dir, { recursive: true });
     writeAtomic(file, result.outputFiles[0].contents);
-    fs.rmSync(`${file}.v8cache`, { force: true });
+    for (const old of fs.readdirSync(dir)) if (old.endsWith('.v8cache')) fs.rmSync(path.join(dir, old), { force: true });
     writeAtomic(stampFile, stamp);
     return file;
   } catch (e) {
@@ -103,14 +109,15 @@ function ensureBundle(root) {
  * caller has run, so it covers the functions that ran) when there is none or V8 rejected it.
  */
 function loadBundle(file) {
-  const cacheFile = `${file}.v8cache`;
+  const text = fs.readFileSync(file, 'utf8');
+  const cacheFile = `${file}.${sha256(text).slice(0, 16)}.v8cache`;
   let cachedData;
   try {
     cachedData = fs.readFileSync(cacheFile);
   } catch {
     /* first run */
   }
-  const script = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const script = new vm.Script(Module.wrap(text), { filename: file, cachedData });
   const m = new Module(file, module);
   m.filename = file;
   m.paths = Module._nodeModulePaths(path.dirname(file));

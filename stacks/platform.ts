@@ -447,7 +447,7 @@ export class MlPlatform extends Construct {
     const chart = new ComponentChart(this, 'Serving', { name: 'kserve', component: 'serving', order: COMPONENT_ORDER.serving });
     this.modelServing = new ModelServing(chart, 'Serving', { store, certManager: this.edge.certManager.release, provider: this.keycloak, credentials: this.credentials });
     this.observe(this.modelServing.kserve);
-    if (options.metricsServer) this.metricsServerAddon = new MetricsServer(chart, 'MetricsServer', options.metricsServer);
+    if (options.metricsServer) this.metricsServerAddon = new MetricsServer(chart, 'MetricsServer', { ...options.metricsServer, certManager: this.edge.certManager.release });
     return this.modelServing;
   }
 

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
@@ -129,7 +130,7 @@ describe('mlplat synth', () => {
         if (d.metadata.namespace) assert.ok(created.has(d.metadata.namespace), `${f}: ${d.kind} ${d.metadata.name} comes after its namespace`);
       }
     }
-    assert.match(r.out, /synthesized acme: 234 objects in 28 files/);
+    assert.match(r.out, /synthesized acme: 235 objects in 28 files/);
     assert.match(r.out, /apply .*after-operators\/ once the operators of the first layer are ready/);
     assert.match(r.out, /access\/: authentication-config\.yaml, kubeconfig-research\.yaml, kubeconfig-serving\.yaml \(for the cluster's admins and users, not applied/);
   });
@@ -238,7 +239,11 @@ describe('bin/mlplat.js', () => {
       assert.deepEqual(listTree(out), listTree(golden));
       for (const f of listTree(golden)) assert.equal(fs.readFileSync(path.join(out, f), 'utf8'), fs.readFileSync(path.join(golden, f), 'utf8'), f);
     }
-    assert.ok(fs.existsSync(path.join(ROOT, 'node_modules', '.cache', 'mlplat', 'cli.cjs')));
+    const cache = path.join(ROOT, 'node_modules', '.cache', 'mlplat');
+    assert.ok(fs.existsSync(path.join(cache, 'cli.cjs')));
+    // The code cache is named after the bundle text it was made from.
+    const hash = createHash('sha256').update(fs.readFileSync(path.join(cache, 'cli.cjs'), 'utf8')).digest('hex').slice(0, 16);
+    assert.ok(fs.readdirSync(cache).includes(`cli.cjs.${hash}.v8cache`), fs.readdirSync(cache).join(', '));
   });
 
   it('rebuilds its bundle when a source file changes (the stamp covers sources and the lock file)', () => {
@@ -250,13 +255,16 @@ describe('bin/mlplat.js', () => {
     fs.writeFileSync(path.join(root, 'package-lock.json'), '{}');
     const first = sourceStamp(root);
     assert.equal(sourceStamp(root), first, 'stable for unchanged sources');
-    fs.writeFileSync(path.join(root, 'constructs', 'x', 'a.ts'), 'export const a = 22;\n');
+    fs.writeFileSync(path.join(root, 'constructs', 'x', 'a.ts'), 'export const a = 2;\n');
     const second = sourceStamp(root);
-    assert.notEqual(second, first, 'a changed source');
+    assert.notEqual(second, first, 'a changed source of the same size, at once (content, not mtime)');
     fs.writeFileSync(path.join(root, 'constructs', 'x', 'b.py'), 'print(1)\n');
     assert.notEqual(sourceStamp(root), second, 'a new script');
     fs.writeFileSync(path.join(root, 'package-lock.json'), '{ }');
     assert.notEqual(sourceStamp(root), second, 'changed dependencies');
+    const third = sourceStamp(root);
+    fs.writeFileSync(path.join(root, 'tsconfig.json'), '{}');
+    assert.notEqual(sourceStamp(root), third, 'compiler options');
     assert.notEqual(sourceStamp(root, ['v99']), sourceStamp(root), 'another Node');
   });
 });

@@ -232,16 +232,17 @@ export class InferenceEndpoint extends Construct {
 
   /**
    * A fetch Job `model-<name>-fetch-<hash>` in the tenant's namespace, as the tenant's
-   * ServiceAccount with only the tenant's Secrets, running `script` from the ConfigMap
-   * `model-<name>-fetch`. The hash covers image, script and environment: a new reference is a
-   * new Job (a Job's pod template cannot change).
+   * ServiceAccount with only the tenant's Secrets, running `script` from the ConfigMap of the
+   * same name. The hash covers image, script and environment: a new reference is a new Job (a
+   * Job's pod template cannot change) with its own script, so a Job of an earlier version still
+   * retrying never runs the new script with its old environment.
    */
   private fetchJob(ns: string, props: InferenceEndpointProps, job: FetchJobSpec): void {
-    const cm = `model-${props.name}-fetch`;
     const hash = createHash('sha256').update(job.image).update('\0').update(job.script).update(JSON.stringify(job.env)).digest('hex').slice(0, 8);
-    new k8s.KubeConfigMap(this, 'FetchScript', { metadata: { name: cm, namespace: ns }, data: { 'fetch.py': job.script } });
+    const name = `model-${props.name}-fetch-${hash}`;
+    new k8s.KubeConfigMap(this, 'FetchScript', { metadata: { name, namespace: ns }, data: { 'fetch.py': job.script } });
     new k8s.KubeJob(this, 'Fetch', {
-      metadata: { name: `${cm}-${hash}`, namespace: ns },
+      metadata: { name, namespace: ns },
       spec: {
         backoffLimit: 6,
         template: {
@@ -264,7 +265,7 @@ export class InferenceEndpoint extends Construct {
               }),
             ],
             volumes: [
-              { name: 'script', configMap: { name: cm } },
+              { name: 'script', configMap: { name } },
               // The model passes through here on its way to the bucket.
               { name: 'tmp', emptyDir: {} },
             ],

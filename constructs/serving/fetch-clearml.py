@@ -222,7 +222,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+# No proxy either: an HTTP(S)_PROXY in the pod's environment would receive the key pair and the token.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
 
 
 def clearml_call(api_host: str, endpoint: str, payload: dict, authorization: str) -> dict:

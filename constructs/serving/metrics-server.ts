@@ -18,6 +18,15 @@ export interface MetricsServerValues {
   readonly podDisruptionBudget: { readonly enabled: boolean; readonly minAvailable?: number };
   readonly resources: { readonly requests: { readonly cpu: string; readonly memory: string }; readonly limits: { readonly memory: string } };
   readonly image?: { readonly repository: string };
+  /** `cert-manager`: the chart's own self-signed Issuer and Certificate, CA injected into the APIService. */
+  readonly tls: { readonly type: 'cert-manager' };
+  /** The API server verifies metrics-server's certificate (the chart's default skips it). */
+  readonly apiService: { readonly insecureSkipTLSVerify: boolean };
+}
+
+export interface MetricsServerProps extends MetricsServerOptions {
+  /** cert-manager's release: the chart's Issuer and Certificate need its CRDs, its cainjector the CA. */
+  readonly certManager: ChartRelease<object>;
 }
 
 export interface MetricsServerOptions {
@@ -46,7 +55,7 @@ export class MetricsServer extends Construct {
   readonly release: ChartRelease<MetricsServerValues>;
   readonly replicas: number;
 
-  constructor(scope: Construct, id: string, options: MetricsServerOptions = {}) {
+  constructor(scope: Construct, id: string, options: MetricsServerProps) {
     super(scope, id);
     const ctx = PlatformContext.of(this);
     const replicas = options.replicas ?? 1;
@@ -56,6 +65,7 @@ export class MetricsServer extends Construct {
       chart: ctx.versions.charts.metricsServer,
       releaseName: 'metrics-server',
       namespace: METRICS_SERVER_NAMESPACE,
+      dependsOn: [options.certManager],
       values: {
         replicas,
         args: options.kubeletInsecureTls ? ['--kubelet-insecure-tls'] : [],
@@ -63,6 +73,8 @@ export class MetricsServer extends Construct {
         // About 1 MiB per 100 pods plus a base; the limit equals the request (no overcommit).
         resources: { requests: { cpu: '100m', memory: '200Mi' }, limits: { memory: '200Mi' } },
         ...(ctx.imageRegistry ? { image: { repository: `${ctx.imageRegistry}/metrics-server/metrics-server` } } : {}),
+        tls: { type: 'cert-manager' },
+        apiService: { insecureSkipTLSVerify: false },
       },
     });
   }

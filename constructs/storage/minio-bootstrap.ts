@@ -19,6 +19,21 @@ export interface S3PolicyDocument {
   readonly Statement: readonly S3PolicyStatement[];
 }
 
+/** A MinIO admin policy document (admin actions take no resource). */
+export interface AdminPolicyDocument {
+  readonly Version: '2012-10-17';
+  readonly Statement: ReadonlyArray<{ readonly Effect: 'Allow'; readonly Action: readonly string[] }>;
+}
+
+/**
+ * The metrics user's policy: MinIO's metrics endpoints check `admin:Prometheus` for a token
+ * signed by a user other than root (cmd/metrics.go); nothing else is allowed.
+ */
+export const METRICS_POLICY: AdminPolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: ['admin:Prometheus'] }],
+};
+
 /** Bucket-level actions, by access level. */
 const BUCKET_ACTIONS: Record<BucketAccess, readonly string[]> = {
   read: ['s3:GetBucketLocation', 's3:ListBucket'],
@@ -62,6 +77,8 @@ export interface BootstrapScriptProps {
   readonly credentialsDir: string;
   readonly buckets: readonly string[];
   readonly users: readonly string[];
+  /** The user (one of `users`) whose key signs Prometheus's bearer token. */
+  readonly metricsUser: string;
 }
 
 /** POSIX-shell single-quoted literal. */
@@ -81,7 +98,7 @@ export function bootstrapScript(props: BootstrapScriptProps): string {
     ...props.buckets.map((b) => `bucket ${shq(b)}`),
     ...props.users.map((u) => `user ${shq(u)} ${shq(policyName(u))} ${shq(policyFileName(u))}`),
     `retire ${shq(` ${props.users.join(' ')} `)}`,
-    'metrics_token',
+    `metrics_token ${shq(props.metricsUser)}`,
     'log done',
     '',
   ];
@@ -163,16 +180,20 @@ retire() { # " declared users "
 }
 
 # MINIO_PROMETHEUS_AUTH_TYPE=jwt: the metrics endpoints want a bearer token. mc signs one
-# (HS512, issuer prometheus, subject the root user, valid 100 years) with the root password:
-# it opens the metrics endpoints only, and a new root password invalidates it.
-metrics_token() {
+# (HS512, issuer prometheus, subject the user, valid 100 years) with the secret key of the
+# metrics user, whose only right is admin:Prometheus. Not the root user: a token of root's would
+# also pass the checks of the servers' internode API. A new key of that user invalidates it.
+metrics_token() { # user
   [ -n "\${METRICS_TOKEN_FILE:-}" ] || return 0
-  out=$(mc --quiet --json admin prometheus generate s3)
+  MC_HOST_metrics="\${MINIO_ENDPOINT%%://*}://$1:$(cat "$CREDENTIALS_DIR/$1/AWS_SECRET_ACCESS_KEY")@\${MINIO_ENDPOINT#*://}"
+  export MC_HOST_metrics
+  out=$(mc --quiet --json admin prometheus generate metrics)
+  unset MC_HOST_metrics
   token=\${out#*\\"bearerToken\\":\\"}
   token=\${token%%\\"*}
   case $token in
     ey*.*.*) ;;
-    *) log "mc admin prometheus generate gave no token: $out" >&2; exit 1 ;;
+    *) log "mc admin prometheus generate printed no bearerToken" >&2; exit 1 ;;
   esac
   (umask 077 && printf '%s' "$token" >"$METRICS_TOKEN_FILE")
   log "metrics token written to $METRICS_TOKEN_FILE"
@@ -184,7 +205,7 @@ metrics_token() {
 /**
  * Publishes the metrics token the bootstrap wrote as Secret `secretName` (key `token`) in
  * `namespace`, for Prometheus's PodMonitor. Runs with kubectl as the bootstrap's ServiceAccount,
- * which may create Secrets there and change only this one.
+ * which may read and patch only this Secret (the output holds it, without data).
  */
 export function publishTokenScript(namespace: string, secretName: string): string {
   return `#!/bin/sh

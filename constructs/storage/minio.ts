@@ -10,7 +10,7 @@ import { CredentialGenerator } from '../credentials/generator';
 import { ISecretRef, S3_KEYS } from '../credentials/types';
 import { TENANT_REACHABLE_LABEL } from '../tenancy/tenant';
 import { IMetricsSource, ScrapeTarget } from '../observability/types';
-import { bootstrapScript, policyFileName, publishTokenScript, s3Policy, S3PolicyDocument } from './minio-bootstrap';
+import { AdminPolicyDocument, bootstrapScript, METRICS_POLICY, policyFileName, publishTokenScript, s3Policy, S3PolicyDocument } from './minio-bootstrap';
 import {
   BucketAccess,
   CredentialsTarget,
@@ -35,6 +35,8 @@ const ROOT_USER = 'mlplat-admin';
 const CREDENTIALS_DIR = '/credentials';
 /** Secret (key `token`) the bootstrap writes Prometheus's metrics bearer token to. */
 export const METRICS_TOKEN_SECRET = 'minio-metrics-token';
+/** The MinIO user whose key signs the metrics token (policy admin:Prometheus only); reserved. */
+export const METRICS_USER = 'prometheus';
 /** Where the bootstrap's two containers pass the token (a memory-backed emptyDir). */
 const TOKEN_DIR = '/token';
 /** Secret a tenant's S3 credentials are copied to, in its namespace. */
@@ -140,6 +142,7 @@ export class MinioStore extends Construct implements IObjectStore, IMetricsSourc
   private readonly credentials: CredentialGenerator;
   private readonly buckets = new Map<string, IBucket>();
   private readonly grants = new Map<string, Grant>();
+  private readonly metricsUserSecret: ISecretRef;
   private readonly tenants = new Map<string, { readonly namespace: string; readonly bucket: IBucket; readonly credentials: ISecretRef }>();
 
   constructor(scope: Construct, id: string, props: MinioStoreProps) {
@@ -182,6 +185,10 @@ export class MinioStore extends Construct implements IObjectStore, IMetricsSourc
       MINIO_ROOT_PASSWORD: { generate: 40 },
     });
 
+    this.metricsUserSecret = props.credentials.secret(MINIO_NAMESPACE, `s3-user-${METRICS_USER}`, {
+      [S3_KEYS.accessKeyId]: { value: METRICS_USER },
+      [S3_KEYS.secretAccessKey]: { generate: 40 },
+    });
     this.addServer(props.resources ?? resources({ cpu: '500m', memory: '1Gi' }, { memory: '4Gi' }));
     this.addBootstrap();
 
@@ -228,6 +235,7 @@ export class MinioStore extends Construct implements IObjectStore, IMetricsSourc
       throw new Error(`MinIO: user name "${user}" must be 3 to 63 lowercase letters, digits and hyphens, starting and ending with a letter or digit`);
     }
     if (this.grants.has(user)) throw new Error(`MinIO: user "${user}" is granted twice; give each grant its own user`);
+    if (user === METRICS_USER) throw new Error(`MinIO: user name "${user}" is reserved for the metrics token`);
     if (!DNS_SUBDOMAIN.test(target.secretName) || target.secretName.length > 253) {
       throw new Error(`MinIO: user "${user}": secretName "${target.secretName}" is not a valid Secret name`);
     }
@@ -269,11 +277,12 @@ export class MinioStore extends Construct implements IObjectStore, IMetricsSourc
 
   /** Every S3 user the bootstrap manages, in declaration order. */
   get users(): readonly string[] {
-    return [...this.grants.keys()];
+    return [...this.grants.keys(), METRICS_USER];
   }
 
   /** The policy document of a user. */
-  policy(user: string): S3PolicyDocument {
+  policy(user: string): S3PolicyDocument | AdminPolicyDocument {
+    if (user === METRICS_USER) return METRICS_POLICY;
     const grant = this.grants.get(user);
     if (!grant) throw new Error(`MinIO: no user "${user}" (users: ${this.users.join(', ') || 'none'})`);
     return s3Policy(grant.buckets, grant.access);
@@ -281,6 +290,7 @@ export class MinioStore extends Construct implements IObjectStore, IMetricsSourc
 
   /** The Secret in `minio` the bootstrap reads a user's secret key from. */
   userSecret(user: string): ISecretRef {
+    if (user === METRICS_USER) return this.metricsUserSecret;
     const grant = this.grants.get(user);
     if (!grant) throw new Error(`MinIO: no user "${user}" (users: ${this.users.join(', ') || 'none'})`);
     return grant.source;
@@ -288,7 +298,7 @@ export class MinioStore extends Construct implements IObjectStore, IMetricsSourc
 
   /** The bootstrap script, as the ConfigMap holds it. */
   bootstrapScript(): string {
-    return bootstrapScript({ endpoint: this.s3.url, credentialsDir: CREDENTIALS_DIR, buckets: this.bucketNames, users: this.users });
+    return bootstrapScript({ endpoint: this.s3.url, credentialsDir: CREDENTIALS_DIR, buckets: this.bucketNames, users: this.users, metricsUser: METRICS_USER });
   }
 
   /** Every file of the bootstrap ConfigMap: `bootstrap.sh`, `publish-token.sh` and one `policy-<user>.json` per user. */
@@ -443,14 +453,13 @@ export class MinioStore extends Construct implements IObjectStore, IMetricsSourc
       metadata: { name: BOOTSTRAP, namespace: MINIO_NAMESPACE },
       automountServiceAccountToken: false,
     });
-    // The token publisher: create Secrets in this namespace (create cannot be limited by name),
-    // read and change only the metrics token's.
+    // The token's Secret exists from the start, without data, so the publisher needs no `create`
+    // (which cannot be limited by name): it may read and patch this one Secret only. Server-side
+    // apply of this empty object (kubectl, Flux, Pulumi) leaves the publisher's `data.token` alone.
+    new k8s.KubeSecret(this, 'MetricsToken', { metadata: { name: METRICS_TOKEN_SECRET, namespace: MINIO_NAMESPACE }, type: 'Opaque' });
     new k8s.KubeRole(this, 'BootstrapRole', {
       metadata: { name: BOOTSTRAP, namespace: MINIO_NAMESPACE },
-      rules: [
-        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'patch', 'update'], resourceNames: [METRICS_TOKEN_SECRET] },
-      ],
+      rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'patch'], resourceNames: [METRICS_TOKEN_SECRET] }],
     });
     new k8s.KubeRoleBinding(this, 'BootstrapRoleBinding', {
       metadata: { name: BOOTSTRAP, namespace: MINIO_NAMESPACE },

@@ -314,10 +314,6 @@ export class ClearmlServer extends Construct {
   }
 
   /**
-   * The tenant's API key pair: generated in its namespace (for its task pods) and copied into
-   * `clearml` (a Secret name up to 253 characters) for the apiserver and the glue.
-   */
-  /**
    * The tenant's ClearML API key pair (Secret `clearml-agent` in its namespace), registered as a
    * ClearML user: its agents use it, and so do Jobs that act for the tenant (model fetches).
    * Declared on first use; the apiserver's user list is rendered after construction.
@@ -326,6 +322,10 @@ export class ClearmlServer extends Construct {
     return this.tenantCredentials(tenant).tenantSecret;
   }
 
+  /**
+   * The tenant's API key pair: generated in its namespace (for its task pods) and copied into
+   * `clearml` (a Secret name up to 253 characters) for the apiserver and the glue.
+   */
   private tenantCredentials(tenant: ITenant): AgentUser {
     let entry = this.agentUsers.get(tenant.name);
     if (!entry) {

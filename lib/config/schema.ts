@@ -291,7 +291,7 @@ const monitoringSecretKey = z
 
 const alertReceiver = z
   .strictObject({
-    name: dnsLabel.describe('Receiver name (Alertmanager UI, notification logs).'),
+    name: dnsLabel.refine((n) => n !== 'null', '"null" is the receiver that drops alerts; choose another name').describe('Receiver name (Alertmanager UI, notification logs).'),
     severities: z
       .array(z.enum(['critical', 'warning', 'info']))
       .min(1)

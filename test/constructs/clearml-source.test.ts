@@ -90,7 +90,7 @@ describe('ClearML source: the endpoint and its fetch Job (initech)', () => {
     assert.deepEqual(c.command, ['python', '-B', '/etc/model-fetch/fetch.py']);
     const script = pod.volumes.find((v: any) => v.name === c.volumeMounts.find((m: any) => m.mountPath === '/etc/model-fetch').name);
     const cm = find(objects, 'ConfigMap', script.configMap.name, tenant.namespace);
-    assert.equal(cm.metadata.name, `model-${MODEL.name}-fetch`);
+    assert.equal(cm.metadata.name, job.metadata.name, 'the script is named like the Job (by content)');
     assert.equal(cm.data['fetch.py'], fs.readFileSync(SCRIPT, 'utf8'));
     // Hardened: the tenant's ServiceAccount without a token, non-root, read-only root, bounded.
     assert.equal(pod.serviceAccountName, tenant.serviceAccountName);

@@ -4,13 +4,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { CertManager } from '../../constructs/edge/cert-manager';
 import { MetricsServer } from '../../constructs/serving/metrics-server';
 import { VERSIONS } from '../../lib/versions';
 import { find, objectsOf, testChart } from '../helpers';
 
 function release(options = {}, ctx = {}) {
   const { app, chart } = testChart(ctx);
-  new MetricsServer(chart, 'MetricsServer', options);
+  const certManager = new CertManager(chart, 'CertManager', { tls: { mode: 'selfSigned' }, ingressClassName: 'traefik' });
+  new MetricsServer(chart, 'MetricsServer', { ...options, certManager: certManager.release });
   return find(objectsOf(app), 'HelmRelease', 'metrics-server', 'kube-system') as any;
 }
 
@@ -33,6 +35,10 @@ describe('MetricsServer', () => {
     assert.deepEqual(r.spec.values.podDisruptionBudget, { enabled: false });
     assert.equal(r.spec.values.resources.limits.memory, r.spec.values.resources.requests.memory);
     assert.equal(r.spec.values.image, undefined);
+    // The API server verifies metrics-server's certificate: the chart's cert-manager Certificate, CA injected.
+    assert.deepEqual(r.spec.values.tls, { type: 'cert-manager' });
+    assert.deepEqual(r.spec.values.apiService, { insecureSkipTLSVerify: false });
+    assert.deepEqual(r.spec.dependsOn, [{ name: 'cert-manager', namespace: 'cert-manager' }], 'after cert-manager (its CRDs and cainjector)');
   });
 
   it('takes replicas (with a disruption budget), insecure kubelet TLS and the image mirror from options', () => {

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CredentialGenerator } from '../../constructs/credentials/generator';
-import { METRICS_TOKEN_SECRET, MinioStore, MinioStoreOptions } from '../../constructs/storage/minio';
+import { METRICS_TOKEN_SECRET, METRICS_USER, MinioStore, MinioStoreOptions } from '../../constructs/storage/minio';
 import { PLATFORM_BUCKETS } from '../../constructs/storage/types';
 import { TENANT_REACHABLE_LABEL } from '../../constructs/tenancy/tenant';
 import { VERSIONS } from '../../lib/versions';
@@ -185,7 +185,7 @@ describe('MinioStore', () => {
         }
       }
     }
-    assert.equal(checked, 4 + 2, 'root user and password in both pods, two user Secrets');
+    assert.equal(checked, 4 + 3, 'root user and password in both pods, two user Secrets and the metrics user\'s');
     assert.deepEqual(declared.get('minio/minio-root')?.keys, ['MINIO_ROOT_USER', 'MINIO_ROOT_PASSWORD']);
     assert.equal(store.rootCredentials.name, 'minio-root');
   });
@@ -193,7 +193,8 @@ describe('MinioStore', () => {
   it('keeps every credential value out of the YAML: the generator creates them', () => {
     const { app, credentials, store } = fixture();
     store.tenantBucket({ name: 'research', namespace: 'research' });
-    assert.equal(all(objectsOf(app), 'Secret').length, 0);
+    const secrets = all(objectsOf(app), 'Secret');
+    assert.deepEqual(secrets.map((x) => [x.metadata.name, (x as any).data, (x as any).stringData]), [[METRICS_TOKEN_SECRET, undefined, undefined]], 'only the metrics token\'s Secret, without data');
     const script = credentials.script();
     assert.match(script, /begin 'minio' 'minio-root' 'Opaque'\n {2}lit MINIO_ROOT_USER 'mlplat-admin'\n {2}gen MINIO_ROOT_PASSWORD 40\ncommit/);
     assert.match(script, /begin 'minio' 's3-user-tenant-research' 'Opaque'\n {2}lit AWS_ACCESS_KEY_ID 'tenant-research'\n {2}gen AWS_SECRET_ACCESS_KEY 40\ncommit/);
@@ -229,7 +230,7 @@ describe('MinioStore', () => {
     assert.equal(first.credentials.name, 's3-credentials');
     assert.deepEqual(first.credentials.keys, ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
     assert.ok(store.bucketNames.includes('tenant-research'));
-    assert.deepEqual(store.users, ['tenant-research']);
+    assert.deepEqual(store.users, ['tenant-research', METRICS_USER], 'and the metrics user');
 
     const again = store.tenantBucket({ name: 'research', namespace: 'research' });
     assert.equal(again.bucket, first.bucket);
@@ -271,8 +272,9 @@ describe('MinioStore', () => {
     });
     const files = store.bootstrapFiles();
     assert.deepEqual(JSON.parse(files['policy-tenant-research.json']), store.policy('tenant-research'));
-    assert.deepEqual(Object.keys(files).sort(), ['bootstrap.sh', 'policy-serving.json', 'policy-tenant-research.json', 'publish-token.sh']);
-    assert.throws(() => store.policy('nobody'), /no user "nobody" \(users: tenant-research, serving\)/);
+    assert.deepEqual(Object.keys(files).sort(), ['bootstrap.sh', 'policy-prometheus.json', 'policy-serving.json', 'policy-tenant-research.json', 'publish-token.sh']);
+    assert.deepEqual(JSON.parse(files['policy-prometheus.json']), { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['admin:Prometheus'] }] }, 'the metrics user may read metrics, nothing else');
+    assert.throws(() => store.policy('nobody'), /no user "nobody" \(users: tenant-research, serving, prometheus\)/);
   });
 
   it('refuses contradictory or invalid props', () => {
@@ -339,6 +341,7 @@ describe('MinioStore', () => {
     assert.equal(mountOf('credentials'), '/credentials');
     assert.deepEqual(pod.volumes.find((v: any) => v.name === 'credentials').projected.sources, [
       { secret: { name: 's3-user-tenant-research', items: [{ key: 'AWS_SECRET_ACCESS_KEY', path: 'tenant-research/AWS_SECRET_ACCESS_KEY' }] } },
+      { secret: { name: `s3-user-${METRICS_USER}`, items: [{ key: 'AWS_SECRET_ACCESS_KEY', path: `${METRICS_USER}/AWS_SECRET_ACCESS_KEY` }] } },
     ]);
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.equal(pod.serviceAccountName, 'minio-bootstrap');
@@ -348,11 +351,11 @@ describe('MinioStore', () => {
     assert.notEqual(job.spec.template.metadata.labels['app.kubernetes.io/component'], 'server', 'not selected by the Services');
   });
 
-  it('mounts no credentials volume while no user exists', () => {
-    const { app } = fixture();
+  it('mounts only the metrics user\'s key while no bucket user exists, and keeps its name from grants', () => {
+    const { app, store } = fixture();
     const pod = bootstrapJob(objectsOf(app)).spec.template.spec;
-    assert.equal(pod.volumes.some((v: any) => v.name === 'credentials'), false);
-    assert.equal(pod.initContainers[0].volumeMounts.some((m: any) => m.name === 'credentials'), false);
+    assert.deepEqual(pod.volumes.find((v: any) => v.name === 'credentials').projected.sources.map((x: any) => x.secret.name), [`s3-user-${METRICS_USER}`]);
+    assert.throws(() => store.grant({ namespace: 'x', secretName: 's3', user: METRICS_USER }, [store.bucket('artifacts')], 'read'), /user name "prometheus" is reserved for the metrics token/);
   });
 
   it('publishes a metrics bearer token for Prometheus: mc signs it, only the publisher talks to the API, the PodMonitor reads it', () => {
@@ -369,8 +372,8 @@ describe('MinioStore', () => {
     assert.equal(mountOf(mc, tokenDir).name, mountOf(publisher, tokenDir).name, 'the two containers share the token volume');
     assert.equal(mountOf(publisher, tokenDir).readOnly, true);
     assert.equal(pod.volumes.find((v: any) => v.name === mountOf(mc, tokenDir).name).emptyDir.medium, 'Memory');
-    assert.ok(store.bootstrapScript().includes('admin prometheus generate s3'), 'mc signs the token with the root credentials');
-    assert.match(store.bootstrapScript(), /^metrics_token$/m);
+    assert.ok(store.bootstrapScript().includes('admin prometheus generate metrics'), 'mc signs the token with the metrics user\'s key, not root\'s');
+    assert.match(store.bootstrapScript(), new RegExp(`^user '${METRICS_USER}' 'mlplat-${METRICS_USER}' 'policy-${METRICS_USER}.json'\nretire .*\nmetrics_token '${METRICS_USER}'$`, 'm'));
     // The API token reaches the publisher only, through a projected volume.
     const api = mountOf(publisher, '/var/run/secrets/kubernetes.io/serviceaccount');
     const sources = pod.volumes.find((v: any) => v.name === api.name).projected.sources;
@@ -384,10 +387,9 @@ describe('MinioStore', () => {
     assert.ok(script.includes(`create secret generic '${METRICS_TOKEN_SECRET}' --namespace 'minio' --from-file=token=`));
     // RBAC: create Secrets, change only the token's.
     const role = inMinio(objects, 'Role', 'minio-bootstrap');
-    assert.deepEqual(role.rules, [
-      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'patch', 'update'], resourceNames: [METRICS_TOKEN_SECRET] },
-    ]);
+    assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'patch'], resourceNames: [METRICS_TOKEN_SECRET] }], 'no create: the Secret is in the output');
+    const secret = inMinio(objects, 'Secret', METRICS_TOKEN_SECRET);
+    assert.equal(secret.data, undefined, 'without data: the publisher owns data.token');
     const binding = inMinio(objects, 'RoleBinding', 'minio-bootstrap');
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'minio-bootstrap', namespace: 'minio' }]);
     // The scrape target: the server pods, their S3 port, the token's Secret key.

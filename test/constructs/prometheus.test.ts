@@ -328,6 +328,7 @@ describe('Monitoring: alert receivers', () => {
     assert.throws(() => parsePlatform(withReceivers('        - { name: a, slack: { urlSecret: { name: s, key: url } }, webhook: { urlSecret: { name: s, key: url } } }'), 'acme.yaml'), /exactly one of slack, webhook, email/);
     assert.throws(() => parsePlatform(withReceivers('        - { name: a, email: { to: x@acme.example, from: y@acme.example, smarthost: smtp:25, username: u } }'), 'acme.yaml'), /username and passwordSecret go together/);
     assert.throws(() => parsePlatform(withReceivers('        - { name: a, webhook: { urlSecret: { name: s, key: u } } }\n        - { name: a, webhook: { urlSecret: { name: s, key: u } } }'), 'acme.yaml'), /receiver names must be unique/);
+    assert.throws(() => parsePlatform(withReceivers('        - { name: "null", webhook: { urlSecret: { name: s, key: u } } }'), 'acme.yaml'), /"null" is the receiver that drops alerts/);
   });
 });
 

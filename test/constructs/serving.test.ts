@@ -311,7 +311,7 @@ describe('InferenceEndpoint: every acme model', () => {
     assert.deepEqual(c.command, ['python', '-B', '/etc/model-fetch/fetch.py']);
     const script = pod.volumes.find((v: any) => v.name === c.volumeMounts.find((x: any) => x.mountPath === '/etc/model-fetch').name);
     const cm = find(objects, 'ConfigMap', script.configMap.name, m.tenant);
-    assert.equal(cm.metadata.name, `model-${m.name}-fetch`);
+    assert.equal(cm.metadata.name, job.metadata.name, 'the script is named like the Job (by content)');
     assert.equal(cm.data['fetch.py'], FETCH_SCRIPT);
     // Baseline: the tenant's ServiceAccount, non-root, read-only root, bounded resources, retries.
     assert.equal(pod.serviceAccountName, 'workload');
@@ -333,7 +333,8 @@ describe('InferenceEndpoint: every acme model', () => {
     const [b] = jobOf(v4);
     assert.notEqual(a.metadata.name, b.metadata.name);
     assert.equal(isvcOf(v4, 'churn', 'serving').spec.predictor.model.storageUri, 's3://tenant-serving/mlplat-serving/churn/mlflow-churn-v4/');
-    assert.equal(find(v4, 'ConfigMap', 'model-churn-fetch', 'serving').data['fetch.py'], FETCH_SCRIPT, 'one ConfigMap name: the script does not depend on the version');
+    assert.equal(find(v4, 'ConfigMap', b.metadata.name, 'serving').data['fetch.py'], FETCH_SCRIPT, 'each Job has its own script, named like it: an old Job still retrying keeps its own');
+    assert.equal(all(v4, 'ConfigMap', 'serving').filter((c) => c.metadata.name.startsWith('model-churn-fetch')).length, 1);
     const again = synthText(fs.readFileSync(ACME, 'utf8')).objects;
     assert.equal(jobOf(again)[0].metadata.name, a.metadata.name);
     assert.ok(a.metadata.name.length <= 63);
@@ -341,7 +342,7 @@ describe('InferenceEndpoint: every acme model', () => {
 
   it('writes no fetch Job or script for cache and uri sources', () => {
     for (const m of MODELS.filter((x) => !x.source.mlflow)) {
-      assert.equal(all(objects, 'ConfigMap', m.tenant).filter((o) => o.metadata.name === `model-${m.name}-fetch`).length, 0);
+      assert.equal(all(objects, 'ConfigMap', m.tenant).filter((o) => o.metadata.name.startsWith(`model-${m.name}-fetch`)).length, 0);
       assert.equal(all(objects, 'Job', m.tenant).filter((o) => o.metadata.name.startsWith(`model-${m.name}-fetch`)).length, 0);
     }
   });

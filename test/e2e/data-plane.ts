@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { it, TestContext } from 'node:test';
 import { TENANT_CACHE_CLAIM } from '../../constructs/cache/dataset-cache';
 import { ISecretRef } from '../../constructs/credentials/types';
+import { METRICS_USER } from '../../constructs/storage/minio';
 import { ClearmlServer, clearmlAgentName } from '../../constructs/tracking/clearml';
 import { MlflowServer } from '../../constructs/tracking/mlflow';
 import { KubeObject, SynthFile } from '../../lib/synth';
@@ -235,6 +236,8 @@ export function dataPlaneTests(state: () => SuiteState): void {
       assert.ok(firstToken, `the bootstrap published Secret ${creds.name} with key ${creds.key}`);
       runBootstrap();
       const token = secretData(cluster, store.namespace, creds.name)[creds.key];
+      const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
+      assert.equal(claims.sub, METRICS_USER, 'signed by the metrics user (admin:Prometheus only), not root: a root-signed token would pass the internode checks');
       const scraped = await metricsOf(token);
       assert.equal(scraped.status, 200, 'the published token opens the metrics endpoint the PodMonitor scrapes');
       assert.match(await scraped.text(), /^minio_cluster_capacity_usable_total_bytes/m, 'the series the storage alert reads');

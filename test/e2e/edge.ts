@@ -110,6 +110,8 @@ export function edgeTests(state: () => SuiteState): void {
     const { cluster, platform, files } = state();
     const objects = files.flatMap((f) => f.objects);
     const certSecrets = new Set(objects.filter((o) => o.kind === 'Certificate').map((o) => `${o.metadata.namespace}/${(o as any).spec.secretName}`));
+    // Rook (not run here) writes the Secret of an ObjectBucketClaim, named after the claim.
+    const claimSecrets = new Set(objects.filter((o) => o.kind === 'ObjectBucketClaim').map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
     const cache = new Map<string, Record<string, string> | undefined>();
     const read = (ns: string, name: string) => {
       const k = `${ns}/${name}`;
@@ -124,13 +126,13 @@ export function edgeTests(state: () => SuiteState): void {
       for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
         for (const e of c.env ?? []) {
           const ref = e.valueFrom?.secretKeyRef;
-          if (!ref || ref.optional) continue;
+          if (!ref || ref.optional || claimSecrets.has(`${ns}/${ref.name}`)) continue;
           refs++;
           const data = read(ns, ref.name);
           if (!data || !(ref.key in data)) missing.push(`${w.kind} ${ns}/${w.metadata.name} ${c.name}: ${e.name} ← ${ref.name}.${ref.key}`);
         }
         for (const f of c.envFrom ?? []) {
-          if (!f.secretRef || f.secretRef.optional) continue;
+          if (!f.secretRef || f.secretRef.optional || claimSecrets.has(`${ns}/${f.secretRef.name}`)) continue;
           refs++;
           if (!read(ns, f.secretRef.name)) missing.push(`${w.kind} ${ns}/${w.metadata.name} ${c.name}: envFrom ${f.secretRef.name}`);
         }
@@ -139,7 +141,7 @@ export function edgeTests(state: () => SuiteState): void {
         const sources = [...(v.secret ? [{ name: v.secret.secretName, optional: v.secret.optional }] : []), ...(v.projected?.sources ?? []).filter((s: any) => s.secret).map((s: any) => s.secret)];
         for (const s of sources) {
           // cert-manager (not run here) writes the TLS Secrets of Certificates.
-          if (s.optional || certSecrets.has(`${ns}/${s.name}`)) continue;
+          if (s.optional || certSecrets.has(`${ns}/${s.name}`) || claimSecrets.has(`${ns}/${s.name}`)) continue;
           refs++;
           if (!read(ns, s.name)) missing.push(`${w.kind} ${ns}/${w.metadata.name}: volume ${v.name} ← Secret ${s.name}`);
         }
