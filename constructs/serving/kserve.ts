@@ -51,17 +51,43 @@ export interface KserveValues {
   };
 }
 
+/**
+ * The runtimes' image repositories in the kserve-runtime-configs chart's values (v0.20.0), by
+ * values key; the tag stays the chart's. With `spec.imageRegistry` each is pulled through it.
+ */
+export const RUNTIME_IMAGES = {
+  tensorflow: 'docker.io/tensorflow/serving',
+  mlserver: 'docker.io/seldonio/mlserver',
+  sklearnserver: 'docker.io/kserve/sklearnserver',
+  xgbserver: 'docker.io/kserve/xgbserver',
+  huggingfaceserver: 'docker.io/kserve/huggingfaceserver',
+  tritonserver: 'nvcr.io/nvidia/tritonserver',
+  pmmlserver: 'docker.io/kserve/pmmlserver',
+  predictiveserver: 'docker.io/kserve/predictiveserver',
+  paddleserver: 'docker.io/kserve/paddleserver',
+  lgbserver: 'docker.io/kserve/lgbserver',
+  autogluonserver: 'docker.io/kserve/autogluonserver',
+  torchserve: 'docker.io/pytorch/torchserve-kfs',
+} as const;
+
+type RuntimeImageValues = { readonly [K in Exclude<keyof typeof RUNTIME_IMAGES, 'huggingfaceserver'>]?: { readonly image: string } };
+
 /** Typed subset of the kserve-runtime-configs chart's values (v0.20.0). */
 export interface KserveRuntimeValues {
   readonly kserve: {
-    readonly servingruntime: {
+    readonly servingruntime: RuntimeImageValues & {
       readonly enabled: boolean;
       /** Unpinned image (`latest`) running as root: refused in tenant namespaces. */
       readonly vllmserver: { readonly disabled: boolean };
       /** Its base runtime mounts a memory-backed /dev/shm; bound it (it counts against the pod's memory). */
-      readonly huggingfaceserver: { readonly devShm: { readonly enabled: boolean; readonly sizeLimit: string } };
+      readonly huggingfaceserver: { readonly devShm: { readonly enabled: boolean; readonly sizeLimit: string }; readonly image?: string };
     };
   };
+}
+
+/** `registry/repository` → `<mirror>/repository` (the host dropped, as `PlatformContext.image` does). */
+function mirrored(mirror: string, image: string): string {
+  return `${mirror}/${image.slice(image.indexOf('/') + 1)}`;
 }
 
 export interface KserveProps {
@@ -145,8 +171,14 @@ export class Kserve extends Construct implements IMetricsSource {
         kserve: {
           servingruntime: {
             enabled: true,
+            ...(ctx.imageRegistry
+              ? Object.fromEntries(Object.entries(RUNTIME_IMAGES).filter(([key]) => key !== 'huggingfaceserver').map(([key, image]) => [key, { image: mirrored(ctx.imageRegistry!, image) }]))
+              : {}),
             vllmserver: { disabled: true },
-            huggingfaceserver: { devShm: { enabled: true, sizeLimit: '2Gi' } },
+            huggingfaceserver: {
+              devShm: { enabled: true, sizeLimit: '2Gi' },
+              ...(ctx.imageRegistry ? { image: mirrored(ctx.imageRegistry, RUNTIME_IMAGES.huggingfaceserver) } : {}),
+            },
           },
         },
       },

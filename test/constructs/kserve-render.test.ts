@@ -4,7 +4,14 @@
  * source kind, pinned field by field, plus every synthesized InferenceService of acme.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { before, describe, it, TestContext } from 'node:test';
+import { parse } from 'yaml';
+import { CertManager } from '../../constructs/edge/cert-manager';
+import { CredentialGenerator } from '../../constructs/credentials/generator';
+import { Kserve, RUNTIME_IMAGES } from '../../constructs/serving/kserve';
+import { MinioStore } from '../../constructs/storage/minio';
 import { KubeObject } from '../../lib/synth';
 import { VERSIONS } from '../../lib/versions';
 import {
@@ -19,7 +26,7 @@ import {
   renderPredictor,
   strategicMerge,
 } from '../e2e/lib/kserve';
-import { ACME, synthFile } from '../helpers';
+import { ACME, objectsOf, synthFile, testChart } from '../helpers';
 
 describe('Go-template subset of the KServe charts', () => {
   const values = { Values: { a: { tag: '', version: 'v1', on: true, off: false, list: [], sc: { runAsNonRoot: true, drop: ['ALL'] } } } };
@@ -170,6 +177,34 @@ describe('KServe v0.20.0 install rendered from the module\'s charts', () => {
     assert.equal(install.runtimes.get('kserve-vllmserver').spec.disabled, true, 'mlplat disables the unpinned root vLLM image');
     const none = kserveInstall({ moduleDir: moduleDir!, resourcesValues: RESOURCES_VALUES, runtimeValues: {} });
     assert.equal(none.runtimes.size, 0, 'servingruntime.enabled is false by default: the chart renders no runtime');
+  });
+
+  it('pulls every runtime through spec.imageRegistry when set: each image of the chart\'s values is mirrored, tags kept', (t) => {
+    if (!needModule(t)) return;
+    const chartValues = parse(fs.readFileSync(path.join(moduleDir!, 'charts', 'kserve-runtime-configs', 'values.yaml'), 'utf8')).kserve.servingruntime;
+    const withHost = (image: string) => (image.split('/')[0].includes('.') ? image : `docker.io/${image}`);
+    for (const [key, image] of Object.entries(RUNTIME_IMAGES)) assert.equal(withHost(chartValues[key].image), image, `RUNTIME_IMAGES.${key} is the chart's repository`);
+    const release = (imageRegistry?: string) => {
+      const { app, chart } = testChart(imageRegistry ? { imageRegistry } : {});
+      const store = new MinioStore(chart, 'Minio', { credentials: new CredentialGenerator(chart, 'Credentials') });
+      const certManager = new CertManager(chart, 'CertManager', { tls: { mode: 'selfSigned' }, ingressClassName: 'traefik' });
+      new Kserve(chart, 'Kserve', { store, certManager: certManager.release });
+      const objects = objectsOf(app);
+      const values = (name: string) => (objects.find((o: any) => o.kind === 'HelmRelease' && o.metadata.name === name) as any).spec.values;
+      return kserveInstall({ moduleDir: moduleDir!, resourcesValues: values('kserve'), runtimeValues: values('kserve-runtime-configs') });
+    };
+    const direct = release();
+    const mirror = release('mirror.acme.internal');
+    let checked = 0;
+    for (const [name, runtime] of direct.runtimes) {
+      if (runtime.spec.disabled) continue;
+      const [c] = runtime.spec.containers;
+      const m = mirror.runtimes.get(name).spec.containers[0].image as string;
+      const rest = withHost(c.image).slice(withHost(c.image).indexOf('/') + 1);
+      assert.equal(m, `mirror.acme.internal/${rest}`, `${name}: ${c.image} through the mirror`);
+      checked++;
+    }
+    assert.ok(checked >= 6, `${checked} runtimes`);
   });
 
   it('renders the ClusterStorageContainer and the controller ConfigMap from kserve-resources', (t) => {
