@@ -158,6 +158,10 @@ export class Keycloak extends Construct implements IOidcProvider, IMetricsSource
     return [{ name: NAME, namespace: KEYCLOAK_NAMESPACE, podSelector: this.podSelector, port: this.service.managementPort, path: '/metrics', component: 'keycloak' }];
   }
 
+  get platformRoleGroups(): Readonly<Record<PlatformRole, readonly string[]>> {
+    return this.roleGroupLists;
+  }
+
   get roleGroups(): Readonly<Record<PlatformRole, readonly string[]>> {
     const roleGroups = new Set(Object.values(this.roleGroupLists).flat());
     return { ...this.roleGroupLists, viewer: [...this.roleGroupLists.viewer, ...this.tenantGroups.filter((g) => !roleGroups.has(g))] };

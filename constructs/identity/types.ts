@@ -59,6 +59,8 @@ export interface IOidcProvider {
   readonly internalIssuerUrl: string;
   /** Realm groups per platform role (tenant groups included as viewers). */
   readonly roleGroups: Readonly<Record<PlatformRole, readonly string[]>>;
+  /** Realm groups per platform role as configured: the platform's own people, without tenant groups. */
+  readonly platformRoleGroups: Readonly<Record<PlatformRole, readonly string[]>>;
   /** Registers a client; a confidential client's secret is generated once and given to its app. */
   addClient(options: OidcClientOptions): IOidcClient;
 }

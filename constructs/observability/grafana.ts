@@ -193,6 +193,13 @@ export interface GrafanaOptions {
    */
   readonly alertmanagerDatasource?: boolean;
   /**
+   * Let tenant groups in as Viewers. Off by default: Grafana OSS has no per-user datasource
+   * permissions, so every Viewer reads every tenant's metrics and logs; only the platform's role
+   * groups (admin, editor, viewer) get in.
+   * @default false
+   */
+  readonly tenantViewers?: boolean;
+  /**
    * Requests and limits of the Grafana container.
    * @default - 100m CPU and 256Mi memory requested, 1Gi memory limit
    */
@@ -240,6 +247,7 @@ export class Grafana extends Construct {
   readonly storageClass: string | undefined;
   readonly dashboards: boolean;
   readonly alertmanagerDatasource: boolean;
+  readonly tenantViewers: boolean;
   readonly resources: Required<GrafanaResources>;
   readonly release: ChartRelease<GrafanaValues>;
   /** Grafana's OIDC client (its secret holds CLIENT_ID and CLIENT_SECRET, in Grafana's namespace). */
@@ -268,6 +276,7 @@ export class Grafana extends Construct {
     this.size = size;
     this.storageClass = props.storageClass;
     this.dashboards = props.dashboards ?? true;
+    this.tenantViewers = props.tenantViewers ?? false;
     this.alertmanagerDatasource = props.alertmanagerDatasource ?? true;
     this.resources = {
       cpuRequest: props.resources?.cpuRequest ?? '100m',
@@ -517,7 +526,7 @@ export class Grafana extends Construct {
         login_attribute_path: 'preferred_username',
         groups_attribute_path: GROUPS_CLAIM,
         // Read when the output is written: tenants added later are viewers too.
-        role_attribute_path: Lazy.any({ produce: () => roleAttributePath(this.provider.roleGroups) }) as unknown as string,
+        role_attribute_path: Lazy.any({ produce: () => roleAttributePath(this.loginGroups) }) as unknown as string,
         role_attribute_strict: true,
         allow_assign_grafana_admin: true,
       },
@@ -532,8 +541,13 @@ export class Grafana extends Construct {
     };
   }
 
+  /** The groups Grafana lets in, per role: the platform's, and the tenants' with `tenantViewers`. */
+  get loginGroups(): Readonly<Record<PlatformRole, readonly string[]>> {
+    return this.tenantViewers ? this.provider.roleGroups : this.provider.platformRoleGroups;
+  }
+
   private roleProblems(): string[] {
-    const groups = this.provider.roleGroups;
+    const groups = this.loginGroups;
     const problems = ROLE_ORDER.flatMap((role) =>
       groups[role]
         .filter((g) => UNSAFE_GROUP_CHARS.test(g))

@@ -375,6 +375,10 @@ export const observabilitySchema = z.strictObject({
       size: z.string().regex(/^\d+(Mi|Gi|Ti)$/, 'must be a size in Mi, Gi or Ti, e.g. "5Gi"').optional().describe('Grafana\'s volume (SQLite: users, sessions, preferences, annotations); default 5Gi.'),
       storageClass: storageClassName.optional(),
       dashboards: z.boolean().optional().describe('mlplat\'s dashboards (GPU, tenants, platform health, tracking and storage); default true.'),
+      tenantViewers: z
+        .boolean()
+        .optional()
+        .describe('Let tenant groups into Grafana as Viewers; every Viewer then reads every tenant\'s metrics and logs. Default false: the platform\'s role groups only.'),
     })
     .default({}),
   controlPlaneTargets: z

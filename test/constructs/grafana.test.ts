@@ -215,8 +215,17 @@ describe('Grafana: roles from the platform role groups', () => {
     cases.forEach(([name, , expected], i) => assert.equal(roles[i], expected, name));
   });
 
-  it('is read when the output is written: tenant groups added later are viewers', () => {
+  it('lets only the platform\'s role groups in by default: a tenant group is refused (every Viewer would read every tenant\'s logs)', () => {
     const { chart, keycloak, values } = fixture();
+    const gpus = new GpuOperator(chart, 'Gpu');
+    keycloak.addTenant(new Tenant(chart, 'Tenant-vision', { name: 'vision', groups: ['vision-team'], cpu: '8', memory: '32Gi', gpus }));
+    const role = String(oauth(values()).role_attribute_path);
+    assert.equal(role, roleAttributePath(keycloak.platformRoleGroups));
+    assert.doesNotMatch(role, /vision-team/);
+  });
+
+  it('with tenantViewers, is read when the output is written: tenant groups added later are viewers', () => {
+    const { chart, keycloak, values } = fixture({ grafana: { tenantViewers: true } });
     const gpus = new GpuOperator(chart, 'Gpu');
     const tenant = new Tenant(chart, 'Tenant-vision', { name: 'vision', groups: ['vision-team'], cpu: '8', memory: '32Gi', gpus });
     keycloak.addTenant(tenant);
@@ -588,6 +597,7 @@ function fakeProvider(roleGroups: Record<PlatformRole, string[]>, options: { pub
     issuerUrl: `https://auth.${DOMAIN}/realms/test`,
     internalIssuerUrl: 'http://keycloak.keycloak.svc:8080/realms/test',
     roleGroups,
+    platformRoleGroups: roleGroups,
     addClient(client: OidcClientOptions): IOidcClient {
       const secret = options.public
         ? undefined

@@ -450,6 +450,7 @@ describe('token gate per tenant', () => {
       issuerUrl: 'https://auth.ml.test.example/realms/test',
       internalIssuerUrl: 'http://keycloak.keycloak.svc:8080/realms/test',
       roleGroups: { admin: [], editor: [], viewer: [] },
+      platformRoleGroups: { admin: [], editor: [], viewer: [] },
       addClient: () => assert.fail('the token gate registers no client'),
     };
     const credentials = new CredentialGenerator(chart, 'Credentials');
